@@ -1,0 +1,191 @@
+// Element-wise kernels: copy (with dtype conversion), fill, arange, binary
+// arithmetic and comparisons, unary math and the activation backward helpers.
+// Operands arrive expanded to the output's shape; strided_rows walks them.
+#include <cmath>
+
+#include "kernel_util.h"
+#include "kernels.h"
+#include "trainrt/kernel_math.h"
+
+namespace trt_cpu {
+namespace {
+
+template <typename To, typename From> void copy_rows(const trt_tensor_view& dst, const trt_tensor_view& src) {
+  To* d = data<To>(dst);
+  const From* s = data<From>(src);
+  strided_rows<2>(dst, {&dst, &src}, [&](auto off, int64_t n, auto st) {
+    To* dp = d + off[0];
+    const From* sp = s + off[1];
+    if (st[0] == 1 && st[1] == 1)
+      for (int64_t i = 0; i < n; ++i) dp[i] = static_cast<To>(sp[i]);
+    else
+      for (int64_t i = 0; i < n; ++i) dp[i * st[0]] = static_cast<To>(sp[i * st[1]]);
+  });
+}
+
+// copy: inputs [src], outputs [dst] (same shape; dtypes may differ)
+trt_status copy_kernel(const trt_kernel_args* a) {
+  const trt_tensor_view& dst = a->outputs[0];
+  const trt_tensor_view& src = a->inputs[0];
+  TRT_CPU_DISPATCH_ALL(a, dst.dtype, {
+    using To = scalar_t;
+    TRT_CPU_DISPATCH_ALL(a, src.dtype, copy_rows<To, scalar_t>(dst, src));
+  });
+  return TRT_OK;
+}
+
+// fill: outputs [t], float_attrs [value]
+trt_status fill_kernel(const trt_kernel_args* a) {
+  const trt_tensor_view& t = a->outputs[0];
+  TRT_CPU_DISPATCH_ALL(a, t.dtype, {
+    scalar_t v = static_cast<scalar_t>(a->float_attrs[0]);
+    scalar_t* p = data<scalar_t>(t);
+    strided_rows<1>(t, {&t}, [&](auto off, int64_t n, auto st) {
+      for (int64_t i = 0; i < n; ++i) p[off[0] + i * st[0]] = v;
+    });
+  });
+  return TRT_OK;
+}
+
+// arange: outputs [t] (1-D), float_attrs [start, step]
+trt_status arange_kernel(const trt_kernel_args* a) {
+  const trt_tensor_view& t = a->outputs[0];
+  double start = a->float_attrs[0], step = a->float_attrs[1];
+  TRT_CPU_DISPATCH_ALL(a, t.dtype, {
+    scalar_t* p = data<scalar_t>(t);
+    for (int64_t i = 0; i < t.sizes[0]; ++i) p[i * t.strides[0]] = static_cast<scalar_t>(start + step * static_cast<double>(i));
+  });
+  return TRT_OK;
+}
+
+template <typename T, typename O, typename F> void binary_rows(const trt_kernel_args* a, F f) {
+  const trt_tensor_view& out = a->outputs[0];
+  const trt_tensor_view& x = a->inputs[0];
+  const trt_tensor_view& y = a->inputs[1];
+  O* o = data<O>(out);
+  const T* xp = data<T>(x);
+  const T* yp = data<T>(y);
+  strided_rows<3>(out, {&out, &x, &y}, [&](auto off, int64_t n, auto st) {
+    O* op = o + off[0];
+    const T* ap = xp + off[1];
+    const T* bp = yp + off[2];
+    if (st[0] == 1 && st[1] == 1 && st[2] == 1)
+      for (int64_t i = 0; i < n; ++i) op[i] = f(ap[i], bp[i]);
+    else if (st[0] == 1 && st[1] == 1 && st[2] == 0)
+      for (int64_t i = 0; i < n; ++i) op[i] = f(ap[i], bp[0]);
+    else
+      for (int64_t i = 0; i < n; ++i) op[i * st[0]] = f(ap[i * st[1]], bp[i * st[2]]);
+  });
+}
+
+// Binary arithmetic: inputs [a, b] (same dtype, expanded), outputs [y] (same dtype).
+#define TRT_BINARY(name, expr)                                                              \
+  trt_status name##_kernel(const trt_kernel_args* a) {                                      \
+    TRT_CPU_DISPATCH_ALL(a, a->outputs[0].dtype,                                            \
+                         binary_rows<scalar_t, scalar_t>(a, [](scalar_t x, scalar_t y) { return static_cast<scalar_t>(expr); })); \
+    return TRT_OK;                                                                          \
+  }
+TRT_BINARY(add, x + y)
+TRT_BINARY(sub, x - y)
+TRT_BINARY(mul, x * y)
+TRT_BINARY(maximum, x >= y ? x : y)
+#undef TRT_BINARY
+
+trt_status div_kernel(const trt_kernel_args* a) {
+  if (a->outputs[0].dtype == TRT_INT64 || a->outputs[0].dtype == TRT_UINT8) {
+    bool zero = false;
+    TRT_CPU_DISPATCH_ALL(a, a->outputs[0].dtype, binary_rows<scalar_t, scalar_t>(a, [&](scalar_t x, scalar_t y) {
+      if (y == 0) { zero = true; return scalar_t(0); }
+      return static_cast<scalar_t>(x / y);
+    }));
+    if (zero) return fail(a, TRT_ERR_INVALID_ARGUMENT, "div: integer division by zero");
+    return TRT_OK;
+  }
+  TRT_CPU_DISPATCH_FLOAT(a, a->outputs[0].dtype,
+                         binary_rows<scalar_t, scalar_t>(a, [](scalar_t x, scalar_t y) { return x / y; }));
+  return TRT_OK;
+}
+
+trt_status pow_kernel(const trt_kernel_args* a) {
+  TRT_CPU_DISPATCH_FLOAT(a, a->outputs[0].dtype,
+                         binary_rows<scalar_t, scalar_t>(a, [](scalar_t x, scalar_t y) { return std::pow(x, y); }));
+  return TRT_OK;
+}
+
+// Comparisons: inputs [a, b] (same dtype), outputs [y] uint8 0/1.
+#define TRT_COMPARE(name, op)                                                                    \
+  trt_status name##_kernel(const trt_kernel_args* a) {                                           \
+    TRT_CPU_DISPATCH_ALL(a, a->inputs[0].dtype,                                                  \
+                         binary_rows<scalar_t, uint8_t>(a, [](scalar_t x, scalar_t y) { return uint8_t(x op y); })); \
+    return TRT_OK;                                                                               \
+  }
+TRT_COMPARE(eq, ==)
+TRT_COMPARE(ne, !=)
+TRT_COMPARE(lt, <)
+TRT_COMPARE(le, <=)
+TRT_COMPARE(gt, >)
+TRT_COMPARE(ge, >=)
+#undef TRT_COMPARE
+
+template <typename T, typename F> void unary_rows(const trt_kernel_args* a, F f) {
+  const trt_tensor_view& out = a->outputs[0];
+  const trt_tensor_view& x = a->inputs[0];
+  T* o = data<T>(out);
+  const T* xp = data<T>(x);
+  strided_rows<2>(out, {&out, &x}, [&](auto off, int64_t n, auto st) {
+    if (st[0] == 1 && st[1] == 1)
+      for (int64_t i = 0; i < n; ++i) o[off[0] + i] = f(xp[off[1] + i]);
+    else
+      for (int64_t i = 0; i < n; ++i) o[off[0] + i * st[0]] = f(xp[off[1] + i * st[1]]);
+  });
+}
+
+// Unary math: inputs [x], outputs [y] (same dtype; floating except neg/abs).
+#define TRT_UNARY(name, dispatch, expr)                                                              \
+  trt_status name##_kernel(const trt_kernel_args* a) {                                               \
+    dispatch(a, a->outputs[0].dtype, unary_rows<scalar_t>(a, [](scalar_t x) { return static_cast<scalar_t>(expr); })); \
+    return TRT_OK;                                                                                   \
+  }
+TRT_UNARY(neg, TRT_CPU_DISPATCH_ALL, -x)
+TRT_UNARY(abs, TRT_CPU_DISPATCH_FLOAT, std::abs(x))
+TRT_UNARY(exp, TRT_CPU_DISPATCH_FLOAT, std::exp(x))
+TRT_UNARY(log, TRT_CPU_DISPATCH_FLOAT, std::log(x))
+TRT_UNARY(sqrt, TRT_CPU_DISPATCH_FLOAT, std::sqrt(x))
+TRT_UNARY(relu, TRT_CPU_DISPATCH_FLOAT, trainrt::math::relu(x))
+TRT_UNARY(sigmoid, TRT_CPU_DISPATCH_FLOAT, trainrt::math::sigmoid(x))
+TRT_UNARY(tanh, TRT_CPU_DISPATCH_FLOAT, std::tanh(x))
+#undef TRT_UNARY
+
+// Activation backward: inputs [dy, saved], outputs [dx]; saved is x (relu) or y.
+#define TRT_ACT_BACKWARD(name, fn)                                                                   \
+  trt_status name##_kernel(const trt_kernel_args* a) {                                               \
+    TRT_CPU_DISPATCH_FLOAT(a, a->outputs[0].dtype,                                                   \
+                           binary_rows<scalar_t, scalar_t>(a, [](scalar_t dy, scalar_t s) { return fn(dy, s); })); \
+    return TRT_OK;                                                                                   \
+  }
+TRT_ACT_BACKWARD(relu_backward, trainrt::math::relu_backward)
+TRT_ACT_BACKWARD(sigmoid_backward, trainrt::math::sigmoid_backward)
+TRT_ACT_BACKWARD(tanh_backward, trainrt::math::tanh_backward)
+#undef TRT_ACT_BACKWARD
+
+}  // namespace
+
+bool register_elementwise(const trt_host_api* host) {
+  struct {
+    const char* op;
+    trt_kernel_fn fn;
+  } table[] = {{"copy", copy_kernel},       {"fill", fill_kernel},     {"arange", arange_kernel},
+               {"add", add_kernel},         {"sub", sub_kernel},       {"mul", mul_kernel},
+               {"div", div_kernel},         {"pow", pow_kernel},       {"maximum", maximum_kernel},
+               {"eq", eq_kernel},           {"ne", ne_kernel},         {"lt", lt_kernel},
+               {"le", le_kernel},           {"gt", gt_kernel},         {"ge", ge_kernel},
+               {"neg", neg_kernel},         {"abs", abs_kernel},       {"exp", exp_kernel},
+               {"log", log_kernel},         {"sqrt", sqrt_kernel},     {"relu", relu_kernel},
+               {"sigmoid", sigmoid_kernel}, {"tanh", tanh_kernel},     {"relu_backward", relu_backward_kernel},
+               {"sigmoid_backward", sigmoid_backward_kernel},          {"tanh_backward", tanh_backward_kernel}};
+  for (const auto& k : table)
+    if (!add_kernel(host, k.op, k.fn)) return false;
+  return true;
+}
+
+}  // namespace trt_cpu

@@ -1,0 +1,107 @@
+// The reverse-mode engine: counts each node's consumers, then walks the graph
+// from the root in topological order, summing gradients that meet at a node,
+// checking each gradient's shape against its input, and releasing every node's
+// saved tensors as soon as it has run (unless retain_graph).
+#include <unordered_map>
+#include <vector>
+
+#include "trainrt/autograd.h"
+#include "trainrt/error.h"
+#include "trainrt/ops.h"
+
+namespace trainrt {
+
+std::vector<Tensor> Node::apply(const Tensor& grad_output) {
+  TRT_CHECK(!released_, "backward: trying to go through the graph a second time (node ", name_,
+            "); pass retain_graph=true to the first backward()");
+  return backward_(grad_output);
+}
+
+void Node::release() {
+  backward_ = nullptr;
+  released_ = true;
+}
+
+AccumulateGrad::AccumulateGrad(std::weak_ptr<TensorImpl> leaf) : Node("AccumulateGrad", {}, nullptr), leaf_(std::move(leaf)) {}
+
+std::vector<Tensor> AccumulateGrad::apply(const Tensor& grad_output) {
+  auto leaf = leaf_.lock();
+  if (!leaf) return {};
+  Tensor g = grad_output.contiguous();
+  if (leaf->grad) {
+    leaf->grad = ops::add(Tensor(leaf->grad), g).impl_ptr();
+  } else {
+    // Own the buffer: the incoming gradient may alias a tensor the graph still uses.
+    leaf->grad = (g.same_storage(grad_output) ? g.clone() : g).impl_ptr();
+  }
+  return {};
+}
+
+void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
+  TRT_CHECK(root.requires_grad(), "backward: tensor of shape ", root.shape_str(),
+            " does not require grad (no input had requires_grad set)");
+  Tensor seed = grad;
+  if (!seed.defined()) {
+    TRT_CHECK(root.numel() == 1, "backward: grad can be implicit only for one-element outputs, got shape ",
+              root.shape_str(), "; pass a gradient");
+    seed = ops::ones(root.sizes(), root.dtype(), root.device());
+  }
+  TRT_CHECK(seed.sizes() == root.sizes(), "backward: gradient of shape ", seed.shape_str(), " for output of shape ",
+            root.shape_str());
+  NoGradGuard no_grad;
+
+  std::shared_ptr<Node> start = root.is_leaf() ? nullptr : root.grad_fn();
+  if (!start) {  // a leaf: its gradient is the seed itself
+    AccumulateGrad(root.impl_ptr()).apply(seed);
+    return;
+  }
+
+  // Count how many edges point at each node.
+  std::unordered_map<Node*, int> pending_inputs;
+  std::vector<Node*> stack{start.get()};
+  pending_inputs[start.get()] = 0;
+  while (!stack.empty()) {
+    Node* n = stack.back();
+    stack.pop_back();
+    for (const Edge& e : n->next()) {
+      if (!e.node) continue;
+      auto [it, inserted] = pending_inputs.try_emplace(e.node.get(), 0);
+      ++it->second;
+      if (inserted) stack.push_back(e.node.get());
+    }
+  }
+
+  std::unordered_map<Node*, Tensor> grads{{start.get(), seed}};
+  std::unordered_map<Node*, std::shared_ptr<Node>> keep_alive{{start.get(), start}};
+  std::vector<Node*> ready{start.get()};
+  while (!ready.empty()) {
+    Node* n = ready.back();
+    ready.pop_back();
+    std::vector<Tensor> input_grads;
+    if (auto it = grads.find(n); it != grads.end()) {  // a branch no gradient reached passes nothing on
+      Tensor g = std::move(it->second);
+      grads.erase(it);
+      input_grads = n->apply(g);
+    }
+    if (!retain_graph) n->release();
+    const auto& edges = n->next();
+    for (size_t i = 0; i < edges.size(); ++i) {
+      const Edge& e = edges[i];
+      if (!e.node) continue;
+      Node* next = e.node.get();
+      if (i < input_grads.size() && input_grads[i].defined()) {
+        const Tensor& gi = input_grads[i];
+        TRT_CHECK(gi.sizes() == e.shape, "autograd: backward of ", n->name(), " returned a gradient of shape ",
+                  gi.shape_str(), " for input ", i, " of shape ", shape_str(e.shape));
+        auto it = grads.find(next);
+        if (it == grads.end()) grads.emplace(next, gi);
+        else it->second = ops::add(it->second, gi);
+      }
+      keep_alive.try_emplace(next, e.node);
+      if (--pending_inputs[next] == 0) ready.push_back(next);
+    }
+    keep_alive.erase(n);
+  }
+}
+
+}  // namespace trainrt

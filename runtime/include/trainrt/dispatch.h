@@ -1,0 +1,34 @@
+// Kernel registry and dispatch: plugins register a kernel per (op, device type);
+// the runtime's op functions call them with already-checked, already-allocated
+// tensors. Errors a kernel reports come back as trainrt::Error naming the op.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "trainrt/plugin_abi.h"
+#include "trainrt/tensor.h"
+
+namespace trainrt {
+
+struct KernelEntry {
+  trt_kernel_fn fn = nullptr;
+  std::string plugin;  // who registered it
+};
+
+void register_kernel(const std::string& op, DeviceType device, trt_kernel_fn fn, const std::string& plugin);
+bool has_kernel(const std::string& op, DeviceType device);
+// Registered ops for one device, sorted (for `trainrt plugins`).
+std::vector<std::string> kernels_for(DeviceType device, const std::string& plugin = "");
+
+trt_tensor_view to_view(const Tensor& t);
+
+// Calls kernel `op` for the device of inputs/outputs (all must share one device).
+// Throws "no kernel 'op' for cuda; is the ops-cuda plugin loaded? (run `trainrt plugins`)".
+void call_kernel(const char* op, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs,
+                 const std::vector<int64_t>& int_attrs = {}, const std::vector<double>& float_attrs = {});
+
+// Threads used by CPU kernels (the `threads` setting). Default: hardware cores.
+int num_threads();
+void set_num_threads(int n);
+
+}  // namespace trainrt

@@ -1,0 +1,217 @@
+/* trainrt plugin ABI: the only header a plugin needs.
+ *
+ * Plain C so that a plugin built with any compiler (g++, nvcc, clang) talks to
+ * the host through a stable boundary. Rules:
+ *   - every struct starts with struct_size and abi_version and only ever grows
+ *     (append-only); a reader checks struct_size before touching a new field;
+ *   - no C++ exception crosses this boundary: every call returns trt_status and
+ *     writes a one-line message into the caller's error buffer on failure;
+ *   - the entry symbol carries the major ABI version: trt_plugin_init_v1.
+ * It deliberately says nothing about C++ tensors or autograd: the host owns those.
+ */
+#ifndef TRAINRT_PLUGIN_ABI_H
+#define TRAINRT_PLUGIN_ABI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef TRT_PLUGIN_ABI_VERSION
+#define TRT_PLUGIN_ABI_VERSION 1
+#endif
+
+#define TRT_MAX_DIMS 8
+
+typedef enum trt_status {
+  TRT_OK = 0,
+  TRT_ERR_INVALID_ARGUMENT = 1, /* bad shape, dtype, attribute or value */
+  TRT_ERR_UNSUPPORTED = 2,      /* valid request this plugin cannot serve */
+  TRT_ERR_OUT_OF_MEMORY = 3,
+  TRT_ERR_IO = 4,               /* file missing, truncated, unreadable */
+  TRT_ERR_ABI = 5,              /* version or struct size mismatch */
+  TRT_ERR_INTERNAL = 6
+} trt_status;
+
+/* Values are stable: they are stored in checkpoints and crossed by plugins. */
+typedef enum trt_dtype {
+  TRT_FLOAT32 = 0,
+  TRT_FLOAT64 = 1,
+  TRT_INT64 = 2,
+  TRT_UINT8 = 3,
+  TRT_FLOAT16 = 4, /* reserved: storage only, no kernels yet */
+  TRT_BFLOAT16 = 5 /* reserved: storage only, no kernels yet */
+} trt_dtype;
+
+typedef enum trt_device_type { TRT_DEVICE_CPU = 0, TRT_DEVICE_CUDA = 1 } trt_device_type;
+
+typedef enum trt_log_level { TRT_LOG_DEBUG = 0, TRT_LOG_INFO = 1, TRT_LOG_WARN = 2, TRT_LOG_ERROR = 3 } trt_log_level;
+
+/* A tensor as a kernel sees it: data points at element 0 (offset applied),
+ * strides are in elements and may be 0 (broadcast) or non-contiguous. */
+typedef struct trt_tensor_view {
+  uint32_t struct_size;
+  int32_t dtype;        /* trt_dtype */
+  int32_t device_type;  /* trt_device_type */
+  int32_t device_index;
+  int32_t ndim;         /* 0 = scalar */
+  void* data;
+  int64_t sizes[TRT_MAX_DIMS];
+  int64_t strides[TRT_MAX_DIMS];
+} trt_tensor_view;
+
+/* Everything one kernel call needs. The host has already checked shapes,
+ * dtypes and devices and allocated the outputs; the per-op meaning of inputs,
+ * outputs and attributes is documented in docs/ops.md. */
+typedef struct trt_kernel_args {
+  uint32_t struct_size;
+  uint32_t abi_version;
+  const trt_tensor_view* inputs;
+  int32_t n_inputs;
+  const trt_tensor_view* outputs;
+  int32_t n_outputs;
+  const int64_t* int_attrs;
+  int32_t n_int_attrs;
+  const double* float_attrs;
+  int32_t n_float_attrs;
+  void* stream;        /* (optional) device stream; NULL on CPU */
+  int32_t num_threads; /* the run's `threads` setting, >= 1 */
+  char* error;         /* kernel writes a one-line reason here on failure */
+  size_t error_capacity;
+} trt_kernel_args;
+
+typedef trt_status (*trt_kernel_fn)(const trt_kernel_args* args);
+
+/* Registers the kernel of a built-in op (names listed in docs/ops.md) for a
+ * device type. The host does the rest: shapes, autograd, dispatch. */
+typedef struct trt_kernel_def {
+  uint32_t struct_size;
+  uint32_t abi_version;
+  const char* op;     /* e.g. "add", "matmul", "conv2d" */
+  int32_t device_type;
+  trt_kernel_fn fn;
+} trt_kernel_def;
+
+/* A new differentiable op ("layer") supplied whole by a plugin: its own shape
+ * rule, forward kernel and (optional) backward kernel. Usable from Lua as
+ * trainrt.layer(name, inputs..., attrs). */
+typedef struct trt_layer_def {
+  uint32_t struct_size;
+  uint32_t abi_version;
+  const char* name;
+  int32_t device_type;
+  int32_t n_inputs;
+  /* Fills out_shape/out_ndim/out_dtype from the inputs' views (data may be NULL).
+   * Returns TRT_ERR_INVALID_ARGUMENT with a message for bad input. */
+  trt_status (*infer)(const trt_tensor_view* inputs, int32_t n_inputs, const double* attrs, int32_t n_attrs,
+                      int64_t* out_sizes, int32_t* out_ndim, int32_t* out_dtype, char* error, size_t error_capacity);
+  /* inputs = layer inputs, outputs[0] = result; float_attrs = user attrs. */
+  trt_kernel_fn forward;
+  /* (optional) inputs = [layer inputs..., output, grad_output];
+   * outputs = one grad per layer input, pre-zeroed. NULL = not differentiable. */
+  trt_kernel_fn backward;
+} trt_layer_def;
+
+/* A dataset format. open() parses `options` (a small TOML/"key=value;..." string
+ * from the script, e.g. "path=/data/x.idx.gz") and returns an opaque handle. */
+typedef struct trt_sample_spec {
+  uint32_t struct_size;
+  int32_t dtype;                 /* element dtype of one field */
+  int32_t ndim;
+  int64_t sizes[TRT_MAX_DIMS];   /* shape of one sample's field */
+} trt_sample_spec;
+
+typedef struct trt_loader_def {
+  uint32_t struct_size;
+  uint32_t abi_version;
+  const char* name; /* e.g. "idx", "csv" */
+  trt_status (*open)(const char* options, void** handle, char* error, size_t error_capacity);
+  int64_t (*length)(void* handle);
+  int32_t (*num_fields)(void* handle); /* e.g. 2: image, label */
+  trt_status (*field_spec)(void* handle, int32_t field, trt_sample_spec* spec);
+  /* Writes sample `index`'s field into dst (contiguous, dtype/shape per spec).
+   * Must be safe to call from several threads at once. */
+  trt_status (*read)(void* handle, int64_t index, int32_t field, void* dst, char* error, size_t error_capacity);
+  void (*close)(void* handle);
+} trt_loader_def;
+
+/* A collective backend (Gloo, NCCL). The process-group interface is defined by
+ * the distributed issue; this registration record is append-only like the rest. */
+typedef struct trt_collective_def {
+  uint32_t struct_size;
+  uint32_t abi_version;
+  const char* name;   /* e.g. "gloo", "nccl" */
+  int32_t device_type;
+  void* backend;      /* (optional) backend function table, versioned by its own struct_size */
+} trt_collective_def;
+
+/* Services the host hands a plugin during init. `host` is opaque and must be
+ * passed back on every call. */
+typedef struct trt_host_api {
+  uint32_t struct_size;
+  uint32_t abi_version;
+  void* host;
+  void (*log)(void* host, int32_t level, const char* message);
+  /* Device memory through the host's allocator (64-byte aligned on CPU). */
+  void* (*alloc)(void* host, int32_t device_type, int32_t device_index, size_t bytes);
+  void (*free)(void* host, int32_t device_type, int32_t device_index, void* ptr, size_t bytes);
+  trt_status (*register_kernel)(void* host, const trt_kernel_def* def);
+  trt_status (*register_layer)(void* host, const trt_layer_def* def);
+  trt_status (*register_loader)(void* host, const trt_loader_def* def);
+  trt_status (*register_collective)(void* host, const trt_collective_def* def);
+} trt_host_api;
+
+/* What a plugin says about itself; filled in by the entry point. */
+typedef struct trt_plugin_info {
+  uint32_t struct_size;
+  uint32_t abi_version; /* the TRT_PLUGIN_ABI_VERSION the plugin was built with */
+  const char* name;
+  const char* version;
+  const char* description;
+} trt_plugin_info;
+
+/* The entry point every plugin exports, named after the ABI version:
+ *   trt_status trt_plugin_init_v1(const trt_host_api* host, trt_plugin_info* info,
+ *                                 char* error, size_t error_capacity);
+ * It fills `info`, registers what it provides through `host`, and returns
+ * TRT_OK, or an error status with a message (then nothing it registered is kept). */
+typedef trt_status (*trt_plugin_init_fn)(const trt_host_api* host, trt_plugin_info* info, char* error,
+                                         size_t error_capacity);
+
+#define TRT_STR_(x) #x
+#define TRT_STR(x) TRT_STR_(x)
+#define TRT_PLUGIN_ABI_STRING TRT_STR(TRT_PLUGIN_ABI_VERSION)
+#define TRT_CAT_(a, b) a##b
+#define TRT_CAT(a, b) TRT_CAT_(a, b)
+#define TRT_PLUGIN_ENTRY TRT_CAT(trt_plugin_init_v, TRT_PLUGIN_ABI_VERSION)
+
+#if defined(TRT_PLUGIN_STATIC)
+#define TRT_PLUGIN_VISIBILITY
+#else
+#define TRT_PLUGIN_VISIBILITY __attribute__((visibility("default")))
+#endif
+
+/* TRT_PLUGIN_EXPORT(fn): defines the versioned entry point forwarding to fn, a
+ * function with the trt_plugin_init_fn signature. Built as a MODULE it is the
+ * symbol the host dlsym's; built with TRT_PLUGIN_STATIC it links into tests. */
+#ifdef __cplusplus
+#define TRT_EXTERN_C extern "C"
+#else
+#define TRT_EXTERN_C
+#endif
+#define TRT_PLUGIN_EXPORT(fn)                                                                          \
+  TRT_EXTERN_C TRT_PLUGIN_VISIBILITY trt_status TRT_PLUGIN_ENTRY(const trt_host_api* host,             \
+                                                                 trt_plugin_info* info, char* error,   \
+                                                                 size_t error_capacity) {              \
+    info->abi_version = TRT_PLUGIN_ABI_VERSION;                                                         \
+    if (!host || host->abi_version != TRT_PLUGIN_ABI_VERSION) return TRT_ERR_ABI;                       \
+    return fn(host, info, error, error_capacity);                                                       \
+  }
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* TRAINRT_PLUGIN_ABI_H */

@@ -1,0 +1,42 @@
+// Plugin discovery and loading. A plugin is a shared object exporting
+// trt_plugin_init_v<ABI>; it registers kernels, layers, loaders and collectives
+// through the host API. A refused plugin (not a shared object, no entry symbol,
+// ABI mismatch, failed init) is reported in one line and the run goes on.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "trainrt/plugin_abi.h"
+
+namespace trainrt {
+
+struct PluginRecord {
+  std::string name, version, description, path;
+  uint32_t abi_version = 0;
+  std::vector<std::string> kernels_cpu, kernels_cuda, layers, loaders, collectives;
+};
+
+struct PluginRefusal {
+  std::string path, reason;
+};
+
+// Directories searched, in order: TRAINRT_PLUGIN_PATH (':'-separated files or
+// folders), the folder beside libtrainrt (lib/trainrt/plugins, build and install
+// trees alike), then `extra` (e.g. trainrt.toml's plugins.paths).
+std::vector<std::string> plugin_search_path(const std::vector<std::string>& extra = {});
+std::string default_plugin_dir();
+
+// Loads every plugin on the search path once; later calls only add new paths.
+void load_plugins(const std::vector<std::string>& extra = {});
+// Loads one file. Returns false (and records + logs the refusal) when refused.
+bool load_plugin_file(const std::string& path);
+
+const std::vector<PluginRecord>& loaded_plugins();
+const std::vector<PluginRefusal>& refused_plugins();
+
+// Lookups of what plugins registered (null when absent).
+const trt_loader_def* find_loader(const std::string& name);
+const trt_layer_def* find_layer(const std::string& name, int32_t device_type);
+std::vector<std::string> loader_names();
+
+}  // namespace trainrt

@@ -1,0 +1,124 @@
+// Kernel registry and the single path every op takes to reach a kernel:
+// one device for all tensors, views packed for the C ABI, a kernel error turned
+// into trainrt::Error naming the op.
+#include "trainrt/dispatch.h"
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "trainrt/error.h"
+
+namespace trainrt {
+namespace {
+
+std::map<std::pair<std::string, DeviceType>, KernelEntry>& registry() {
+  static std::map<std::pair<std::string, DeviceType>, KernelEntry> kernels;
+  return kernels;
+}
+
+std::mutex& registry_mutex() {
+  static std::mutex m;
+  return m;
+}
+
+int& thread_setting() {
+  static int threads = std::max(1u, std::thread::hardware_concurrency());
+  return threads;
+}
+
+}  // namespace
+
+void register_kernel(const std::string& op, DeviceType device, trt_kernel_fn fn, const std::string& plugin) {
+  std::lock_guard lock(registry_mutex());
+  registry()[{op, device}] = KernelEntry{fn, plugin};
+}
+
+bool has_kernel(const std::string& op, DeviceType device) {
+  std::lock_guard lock(registry_mutex());
+  return registry().count({op, device}) > 0;
+}
+
+std::vector<std::string> kernels_for(DeviceType device, const std::string& plugin) {
+  std::lock_guard lock(registry_mutex());
+  std::vector<std::string> out;
+  for (const auto& [key, entry] : registry())
+    if (key.second == device && (plugin.empty() || entry.plugin == plugin)) out.push_back(key.first);
+  return out;
+}
+
+trt_tensor_view to_view(const Tensor& t) {
+  trt_tensor_view v{};
+  v.struct_size = sizeof(trt_tensor_view);
+  v.dtype = static_cast<int32_t>(t.dtype());
+  v.device_type = static_cast<int32_t>(t.device().type);
+  v.device_index = t.device().index;
+  v.ndim = static_cast<int32_t>(t.dim());
+  v.data = t.numel() ? t.data_ptr() : nullptr;
+  for (int64_t i = 0; i < t.dim(); ++i) {
+    v.sizes[i] = t.sizes()[i];
+    v.strides[i] = t.strides()[i];
+  }
+  return v;
+}
+
+void call_kernel(const char* op, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs,
+                 const std::vector<int64_t>& int_attrs, const std::vector<double>& float_attrs) {
+  const Tensor* first = nullptr;
+  std::vector<trt_tensor_view> in_views, out_views;
+  auto pack = [&](const std::vector<Tensor>& tensors, std::vector<trt_tensor_view>& views) {
+    for (const Tensor& t : tensors) {
+      TRT_CHECK(t.defined(), op, ": undefined tensor argument");
+      if (!first) first = &t;
+      TRT_CHECK(t.device() == first->device(), op, ": tensors on different devices ", first->device().str(), " and ",
+                t.device().str(), "; move them with :to(device)");
+      views.push_back(to_view(t));
+    }
+  };
+  pack(inputs, in_views);
+  pack(outputs, out_views);
+  TRT_CHECK(first != nullptr, op, ": called without tensors");
+  DeviceType device = first->device().type;
+
+  trt_kernel_fn fn = nullptr;
+  {
+    std::lock_guard lock(registry_mutex());
+    auto it = registry().find({op, device});
+    if (it != registry().end()) fn = it->second.fn;
+  }
+  TRT_CHECK(fn != nullptr, "no kernel '", op, "' for device ", device_type_name(device), "; is the ops-",
+            device_type_name(device), " plugin loaded? (run `trainrt plugins`)");
+
+  char error[512] = {0};
+  trt_kernel_args args{};
+  args.struct_size = sizeof(args);
+  args.abi_version = TRT_PLUGIN_ABI_VERSION;
+  args.inputs = in_views.data();
+  args.n_inputs = static_cast<int32_t>(in_views.size());
+  args.outputs = out_views.data();
+  args.n_outputs = static_cast<int32_t>(out_views.size());
+  args.int_attrs = int_attrs.data();
+  args.n_int_attrs = static_cast<int32_t>(int_attrs.size());
+  args.float_attrs = float_attrs.data();
+  args.n_float_attrs = static_cast<int32_t>(float_attrs.size());
+  args.num_threads = thread_setting();
+  args.error = error;
+  args.error_capacity = sizeof(error);
+  trt_status status = fn(&args);
+  if (status != TRT_OK) {
+    std::string message = error[0] ? std::string(error) : std::string("kernel failed with status ") + std::to_string(status);
+    // Kernels usually prefix the op name; add it when they did not.
+    if (message.rfind(op, 0) != 0) message = std::string(op) + ": " + message;
+    fail(message);
+  }
+}
+
+int num_threads() { return thread_setting(); }
+
+void set_num_threads(int n) {
+  TRT_CHECK(n >= 1 && n <= 1024, "threads must be between 1 and 1024, got ", n);
+  thread_setting() = n;
+}
+
+}  // namespace trainrt

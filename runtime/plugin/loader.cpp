@@ -1,0 +1,206 @@
+// dlopen-based plugin loading: checks in the order a user can act on them
+// (is it a shared object, does it load, has it the entry symbol, is the ABI
+// ours, did init succeed), stages what a plugin registers and keeps it only
+// when init returns TRT_OK.
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include "host_api.h"
+#include "trainrt/dispatch.h"
+#include "trainrt/log.h"
+#include "trainrt/plugins.h"
+
+namespace trainrt {
+namespace fs = std::filesystem;
+namespace {
+
+struct State {
+  std::mutex mutex;
+  std::vector<PluginRecord> loaded;
+  std::vector<PluginRefusal> refused;
+  std::set<std::string> seen_paths;  // canonical paths already tried
+  std::map<std::string, trt_loader_def> loaders;
+  std::map<std::pair<std::string, int32_t>, trt_layer_def> layers;
+};
+
+State& state() {
+  static State s;
+  return s;
+}
+
+bool has_elf_header(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char magic[4] = {0};
+  in.read(magic, 4);
+  return in.gcount() == 4 && std::memcmp(magic, "\x7f" "ELF", 4) == 0;
+}
+
+// Looks for trt_plugin_init_v<N> with N != ours, to say which ABI a plugin was built for.
+int other_abi_version(void* handle) {
+  for (int v = 0; v < 64; ++v) {
+    if (v == TRT_PLUGIN_ABI_VERSION) continue;
+    std::string symbol = "trt_plugin_init_v" + std::to_string(v);
+    if (dlsym(handle, symbol.c_str())) return v;
+  }
+  return -1;
+}
+
+bool refuse(const std::string& path, const std::string& reason, void* handle = nullptr) {
+  if (handle) dlclose(handle);
+  log(LogLevel::Warn, "refused plugin " + path + ": " + reason);
+  state().refused.push_back({path, reason});
+  return false;
+}
+
+void commit(const std::string& plugin_name, PendingRegistrations& pending, PluginRecord& record) {
+  for (const auto& k : pending.kernels) {
+    register_kernel(k.op, static_cast<DeviceType>(k.device_type), k.fn, plugin_name);
+    (k.device_type == TRT_DEVICE_CUDA ? record.kernels_cuda : record.kernels_cpu).push_back(k.op);
+  }
+  for (const auto& l : pending.layers) {
+    state().layers[{l.def.name ? l.def.name : "", l.def.device_type}] = l.def;
+    record.layers.push_back(l.name);
+  }
+  for (const auto& l : pending.loaders) {
+    state().loaders[l.name] = l.def;
+    record.loaders.push_back(l.name);
+  }
+  for (const auto& c : pending.collectives) record.collectives.push_back(c.name);
+}
+
+}  // namespace
+
+std::string default_plugin_dir() {
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(&default_plugin_dir), &info) && info.dli_fname) {
+    fs::path lib = fs::weakly_canonical(fs::path(info.dli_fname));
+    return (lib.parent_path() / "trainrt" / "plugins").string();
+  }
+  return "";
+}
+
+std::vector<std::string> plugin_search_path(const std::vector<std::string>& extra) {
+  std::vector<std::string> out;
+  if (const char* env = std::getenv("TRAINRT_PLUGIN_PATH")) {
+    std::string list = env;
+    size_t start = 0;
+    while (start <= list.size()) {
+      size_t end = list.find(':', start);
+      if (end == std::string::npos) end = list.size();
+      if (end > start) out.push_back(list.substr(start, end - start));
+      start = end + 1;
+    }
+  }
+  if (std::string dir = default_plugin_dir(); !dir.empty()) out.push_back(dir);
+  out.insert(out.end(), extra.begin(), extra.end());
+  return out;
+}
+
+bool load_plugin_file(const std::string& path) {
+  std::lock_guard lock(state().mutex);
+  std::error_code ec;
+  std::string canonical = fs::weakly_canonical(path, ec).string();
+  if (ec) canonical = path;
+  if (!state().seen_paths.insert(canonical).second) return true;
+
+  if (!fs::exists(path)) return refuse(path, "file does not exist");
+  if (!has_elf_header(path)) return refuse(path, "not a shared object (no ELF header); remove it from the plugin folder");
+  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!handle) return refuse(path, std::string("cannot be loaded: ") + dlerror());
+
+  auto init = reinterpret_cast<trt_plugin_init_fn>(dlsym(handle, "trt_plugin_init_v" TRT_PLUGIN_ABI_STRING));
+  if (!init) {
+    int other = other_abi_version(handle);
+    if (other >= 0)
+      return refuse(path,
+                    "ABI version mismatch: plugin built for ABI " + std::to_string(other) + ", this trainrt speaks ABI " +
+                        std::to_string(TRT_PLUGIN_ABI_VERSION) + "; rebuild the plugin against this trainrt",
+                    handle);
+    return refuse(path, "missing entry symbol trt_plugin_init_v" TRT_PLUGIN_ABI_STRING
+                        " (define it with TRT_PLUGIN_EXPORT in the plugin)", handle);
+  }
+
+  PendingRegistrations pending;
+  trt_host_api host = make_host_api(&pending);
+  trt_plugin_info info{};
+  info.struct_size = sizeof(info);
+  char error[512] = {0};
+  trt_status status = TRT_ERR_INTERNAL;
+  try {
+    status = init(&host, &info, error, sizeof(error));
+  } catch (...) {
+    return refuse(path, "init threw a C++ exception across the plugin boundary; catch it inside the plugin", handle);
+  }
+  if (info.abi_version != TRT_PLUGIN_ABI_VERSION)
+    return refuse(path,
+                  "ABI version mismatch: plugin built for ABI " + std::to_string(info.abi_version) +
+                      ", this trainrt speaks ABI " + std::to_string(TRT_PLUGIN_ABI_VERSION) +
+                      "; rebuild the plugin against this trainrt",
+                  handle);
+  if (status != TRT_OK)
+    return refuse(path, std::string("init failed: ") + (error[0] ? error : "no message (status " + std::to_string(status) + ")"),
+                  handle);
+  if (!pending.error.empty()) return refuse(path, "init failed: " + pending.error, handle);
+
+  std::string name = info.name ? info.name : fs::path(path).stem().string();
+  for (const auto& other : state().loaded)
+    if (other.name == name)
+      return refuse(path, "a plugin named '" + name + "' is already loaded from " + other.path, handle);
+
+  PluginRecord record;
+  record.name = name;
+  record.version = info.version ? info.version : "";
+  record.description = info.description ? info.description : "";
+  record.path = canonical;
+  record.abi_version = info.abi_version;
+  commit(name, pending, record);
+  state().loaded.push_back(std::move(record));
+  log(LogLevel::Debug, "loaded plugin " + name + " from " + canonical);
+  return true;  // never dlclose'd: registered function pointers live in it
+}
+
+void load_plugins(const std::vector<std::string>& extra) {
+  for (const std::string& entry : plugin_search_path(extra)) {
+    std::error_code ec;
+    if (fs::is_directory(entry, ec)) {
+      std::vector<std::string> files;
+      for (const auto& f : fs::directory_iterator(entry, ec))
+        if (f.is_regular_file() && f.path().extension() == ".so") files.push_back(f.path().string());
+      std::sort(files.begin(), files.end());
+      for (const auto& f : files) load_plugin_file(f);
+    } else if (fs::exists(entry, ec)) {
+      load_plugin_file(entry);
+    } else {
+      log(LogLevel::Debug, "plugin path " + entry + " does not exist; skipped");
+    }
+  }
+}
+
+const std::vector<PluginRecord>& loaded_plugins() { return state().loaded; }
+const std::vector<PluginRefusal>& refused_plugins() { return state().refused; }
+
+const trt_loader_def* find_loader(const std::string& name) {
+  auto it = state().loaders.find(name);
+  return it == state().loaders.end() ? nullptr : &it->second;
+}
+
+const trt_layer_def* find_layer(const std::string& name, int32_t device_type) {
+  auto it = state().layers.find({name, device_type});
+  return it == state().layers.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> loader_names() {
+  std::vector<std::string> out;
+  for (const auto& [name, def] : state().loaders) out.push_back(name);
+  return out;
+}
+
+}  // namespace trainrt

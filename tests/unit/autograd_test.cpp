@@ -1,0 +1,71 @@
+// Autograd engine behaviour a user relies on: shared subexpressions, gradient
+// accumulation across backward calls, no_grad, retain_graph, and training.
+#include "test_util.h"
+
+namespace trainrt {
+namespace {
+
+using test::leaf;
+
+TEST(Autograd, SharedSubexpressionSumsBothPaths) {
+  Tensor x = leaf({3});
+  Tensor y = ops::mul(x, x);       // y = x^2
+  Tensor z = ops::add(y, y);       // z = 2 x^2 ; y used twice
+  ops::sum(z).backward();          // dz/dx = 4x
+  test::expect_close(x.grad(), ops::mul(x.detach(), 4.0));
+}
+
+TEST(Autograd, GradientsAccumulateAcrossBackwardCalls) {
+  Tensor x = leaf({4});
+  ops::sum(ops::mul(x, 3.0)).backward();
+  ops::sum(ops::mul(x, 2.0)).backward();
+  test::expect_close(x.grad(), ops::full({4}, 5.0, DType::Float64));
+}
+
+TEST(Autograd, NoGradRecordsNothing) {
+  Tensor x = leaf({2});
+  Tensor y;
+  {
+    NoGradGuard guard;
+    y = ops::mul(x, x);
+  }
+  EXPECT_FALSE(y.requires_grad());
+  EXPECT_TRUE(y.is_leaf());
+  EXPECT_THROW(ops::sum(y).backward(), Error);
+}
+
+TEST(Autograd, SecondBackwardNeedsRetainGraph) {
+  Tensor x = leaf({2});
+  Tensor loss = ops::sum(ops::exp(x));
+  loss.backward(Tensor(), /*retain_graph=*/true);
+  loss.backward();  // allowed: graph retained
+  test::expect_close(x.grad(), ops::mul(ops::exp(x.detach()), 2.0));
+  try {
+    loss.backward();
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("retain_graph"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Autograd, ImplicitGradOnlyForScalars) {
+  Tensor x = leaf({3});
+  try {
+    ops::mul(x, 2.0).backward();
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("(3)"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Autograd, ViewsRouteGradientsBack) {
+  Tensor x = leaf({2, 3});
+  // transpose + narrow + expand: gradient lands only on the narrowed column
+  Tensor y = x.transpose(0, 1).narrow(0, 1, 1).expand({4, 2});  // (4, 2), from x[:, 1]
+  ops::sum(y).backward();
+  std::vector<double> g = x.grad().to_vector();
+  EXPECT_EQ(g, (std::vector<double>{0, 4, 0, 0, 4, 0}));
+}
+
+}  // namespace
+}  // namespace trainrt
