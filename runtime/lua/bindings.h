@@ -1,0 +1,20 @@
+// The native parts of the `trainrt` Lua module, one bind_<area> per file in
+// runtime/lua/. The state builder (state.cpp) calls each with the `trainrt`
+// table on top of the stack; a binding adds its functions/fields to that table
+// (through lua_util.h's set_functions and lua::guarded) and leaves the stack as
+// it found it. Not here: running scripts, config, argument parsing.
+#pragma once
+#include <lua.hpp>
+
+namespace trainrt::lua {
+
+void bind_tensor(lua_State* L);      // bind_tensor.cpp: Tensor metatable, methods, metamethods
+void bind_creation(lua_State* L);    // bind_creation.cpp: tensor{}, zeros, randn, arange, manual_seed, ...
+void bind_functional(lua_State* L);  // bind_functional.cpp: trainrt.F (activations, conv, pool, losses, optim steps)
+void bind_autograd(lua_State* L);    // bind_autograd.cpp: no_grad
+void bind_layer(lua_State* L);       // bind_layer.cpp: trainrt.layer(name, inputs, attrs) for plugin layers
+void bind_memory(lua_State* L);      // bind_memory.cpp: trainrt.memory(), collector pacing by native bytes
+void bind_runtime(lua_State* L);     // bind_runtime.cpp: threads, devices, plugins, is_tty
+void bind_data(lua_State* L);        // bind_data.cpp (data engineer): datasets from loader plugins, DataLoader
+
+}  // namespace trainrt::lua
