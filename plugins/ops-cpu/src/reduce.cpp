@@ -1,7 +1,10 @@
 // Reduction kernels in keepdim form: the output has the input's rank with the
-// reduced dims of size 1.
+// reduced dims of size 1. sum over any dims; max/argmax along one dim.
+#include <cmath>
 #include <cstring>
+#include <type_traits>
 
+#include "along_dim.h"
 #include "kernel_util.h"
 #include "kernels.h"
 
@@ -55,8 +58,70 @@ trt_status sum_kernel(const trt_kernel_args* a) {
   return TRT_OK;
 }
 
+template <typename T> bool is_nan(T v) {
+  if constexpr (std::is_floating_point_v<T>) return std::isnan(v);
+  else return false;
+}
+
+// max_dim: inputs [x], outputs [values (keepdim, x's dtype), indices (keepdim, int64)],
+// int_attrs [dim]. First index wins ties; a NaN is the maximum (as in PyTorch).
+template <typename T> void max_dim_into(const trt_tensor_view& x, const trt_tensor_view& values,
+                                        const trt_tensor_view& indices, int dim) {
+  const T* in = data<T>(x);
+  T* vals = data<T>(values);
+  int64_t* idx = data<int64_t>(indices);
+  int64_t len = length_along(x, dim), step = stride_along(x, dim);
+  along_dim<3>({&x, &values, &indices}, dim, [&](auto off) {
+    const T* p = in + off[0];
+    T best = p[0];
+    int64_t best_i = 0;
+    for (int64_t i = 1; i < len; ++i) {
+      T v = p[i * step];
+      if (is_nan(best)) break;  // a NaN is final
+      if (v > best || is_nan(v)) {
+        best = v;
+        best_i = i;
+      }
+    }
+    vals[off[1]] = best;
+    idx[off[2]] = best_i;
+  });
+}
+
+trt_status max_dim_kernel(const trt_kernel_args* a) {
+  const trt_tensor_view& x = a->inputs[0];
+  int dim = static_cast<int>(a->int_attrs[0]);
+  if (length_along(x, dim) == 0) return fail(a, TRT_ERR_INVALID_ARGUMENT, "max_dim: dim %d is empty", dim);
+  TRT_CPU_DISPATCH_ALL(a, x.dtype, max_dim_into<scalar_t>(x, a->outputs[0], a->outputs[1], dim));
+  return TRT_OK;
+}
+
+// max_dim_backward: inputs [dy (keepdim), indices (keepdim, int64)], outputs [dx],
+// int_attrs [dim]. forward: y = x[argmax]  =>  dx = 0 except dx[argmax] = dy.
+template <typename T> void max_dim_backward_into(const trt_tensor_view& dy, const trt_tensor_view& indices,
+                                                 const trt_tensor_view& dx, int dim) {
+  T* out = data<T>(dx);
+  strided_rows<1>(dx, {&dx}, [&](auto off, int64_t n, auto st) {
+    for (int64_t i = 0; i < n; ++i) out[off[0] + i * st[0]] = T(0);
+  });
+  const T* g = data<T>(dy);
+  const int64_t* idx = data<int64_t>(indices);
+  int64_t step = stride_along(dx, dim);
+  along_dim<3>({&dx, &dy, &indices}, dim, [&](auto off) { out[off[0] + idx[off[2]] * step] = g[off[1]]; });
+}
+
+trt_status max_dim_backward_kernel(const trt_kernel_args* a) {
+  const trt_tensor_view& dx = a->outputs[0];
+  int dim = static_cast<int>(a->int_attrs[0]);
+  TRT_CPU_DISPATCH_FLOAT(a, dx.dtype, max_dim_backward_into<scalar_t>(a->inputs[0], a->inputs[1], dx, dim));
+  return TRT_OK;
+}
+
 }  // namespace
 
-bool register_reduce(const trt_host_api* host) { return add_kernel(host, "sum", sum_kernel); }
+bool register_reduce(const trt_host_api* host) {
+  return add_kernel(host, "sum", sum_kernel) && add_kernel(host, "max_dim", max_dim_kernel) &&
+         add_kernel(host, "max_dim_backward", max_dim_backward_kernel);
+}
 
 }  // namespace trt_cpu

@@ -49,4 +49,52 @@ TRT_HD double normal01(uint64_t seed, uint64_t index) {
   return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
 }
 
+// ---- softmax family (the row reductions max / sum run in the kernel) ----
+// forward: y = x - max - log(sum(exp(x - max)))  =>  dx = dy - exp(y) * sum(dy)
+template <typename T> TRT_HD T log_softmax_backward(T dy, T y, T sum_dy) { return dy - std::exp(y) * sum_dy; }
+// forward: y = exp(x - max) / sum(exp(x - max))  =>  dx = y * (dy - sum(dy * y))
+template <typename T> TRT_HD T softmax_backward(T dy, T y, T sum_dy_y) { return y * (dy - sum_dy_y); }
+
+// ---- dropout ----
+// Mask value of one element from its uniform draw u in [0, 1): kept with
+// probability 1 - p and scaled by 1 / (1 - p) so the expectation is unchanged.
+TRT_HD double dropout_mask(double u, double p) { return u >= p ? 1.0 / (1.0 - p) : 0.0; }
+
+// ---- optimizers (torch.optim formulas, one element at a time) ----
+// SGD with weight decay, momentum, dampening and Nesterov:
+//   g = grad + wd * p
+//   buf = first_step ? g : momentum * buf + (1 - dampening) * g     (momentum != 0)
+//   g = nesterov ? g + momentum * buf : buf                          (momentum != 0)
+//   p = p - lr * g
+template <typename T>
+TRT_HD void sgd_update(T& p, T grad, T* buf, T lr, T momentum, T dampening, T weight_decay, bool nesterov,
+                       bool first_step) {
+  T g = grad;
+  if (weight_decay != T(0)) g += weight_decay * p;
+  if (momentum != T(0)) {
+    T b = first_step ? g : momentum * *buf + (T(1) - dampening) * g;
+    *buf = b;
+    g = nesterov ? g + momentum * b : b;
+  }
+  p -= lr * g;
+}
+
+// Adam / AdamW. bias_correction1 = 1 - beta1^step, bias_correction2 = 1 - beta2^step.
+//   AdamW (decoupled): p = p * (1 - lr * wd);  Adam: g = grad + wd * p
+//   m = beta1 * m + (1 - beta1) * g;  v = beta2 * v + (1 - beta2) * g^2
+//   p = p - (lr / bias_correction1) * m / (sqrt(v) / sqrt(bias_correction2) + eps)
+template <typename T>
+TRT_HD void adam_update(T& p, T grad, T& m, T& v, T lr, T beta1, T beta2, T eps, T weight_decay, bool decoupled,
+                        T bias_correction1, T bias_correction2) {
+  T g = grad;
+  if (weight_decay != T(0)) {
+    if (decoupled) p *= T(1) - lr * weight_decay;
+    else g += weight_decay * p;
+  }
+  m = beta1 * m + (T(1) - beta1) * g;
+  v = beta2 * v + (T(1) - beta2) * g * g;
+  T denom = std::sqrt(v) / std::sqrt(bias_correction2) + eps;
+  p -= (lr / bias_correction1) * m / denom;
+}
+
 }  // namespace trainrt::math
