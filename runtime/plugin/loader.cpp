@@ -11,7 +11,6 @@
 #include <fstream>
 #include <map>
 #include <mutex>
-#include <set>
 
 #include "host_api.h"
 #include "trainrt/dispatch.h"
@@ -26,7 +25,7 @@ struct State {
   std::mutex mutex;
   std::vector<PluginRecord> loaded;
   std::vector<PluginRefusal> refused;
-  std::set<std::string> seen_paths;  // canonical paths already tried
+  std::map<std::string, bool> tried;  // canonical path -> loaded?
   std::map<std::string, trt_loader_def> loaders;
   std::map<std::pair<std::string, int32_t>, trt_layer_def> layers;
 };
@@ -109,7 +108,8 @@ bool load_plugin_file(const std::string& path) {
   std::error_code ec;
   std::string canonical = fs::weakly_canonical(path, ec).string();
   if (ec) canonical = path;
-  if (!state().seen_paths.insert(canonical).second) return true;
+  if (auto it = state().tried.find(canonical); it != state().tried.end()) return it->second;
+  state().tried[canonical] = false;
 
   if (!fs::exists(path)) return refuse(path, "file does not exist");
   if (!has_elf_header(path)) return refuse(path, "not a shared object (no ELF header); remove it from the plugin folder");
@@ -163,6 +163,7 @@ bool load_plugin_file(const std::string& path) {
   record.abi_version = info.abi_version;
   commit(name, pending, record);
   state().loaded.push_back(std::move(record));
+  state().tried[canonical] = true;
   log(LogLevel::Debug, "loaded plugin " + name + " from " + canonical);
   return true;  // never dlclose'd: registered function pointers live in it
 }
