@@ -1,0 +1,131 @@
+-- trainrt.fit{...}: the Keras model.fit-like training loop over the explicit one
+-- (zero_grad, forward, loss, backward, step), with progress, evaluation and
+-- callbacks. Returns the history: history.loss[e], history.test_accuracy[e], ...
+-- and history.epochs[e] (the logs table of epoch e). fit.evaluate is exported too.
+local trainrt = require "trainrt"
+local Progress = require "trainrt.progress"
+
+local fit = {}
+
+local function is_cpu(device)
+  return device == nil or device == "" or device:sub(1, 3) == "cpu"
+end
+
+local function to_device(t, device)
+  if is_cpu(device) or t:device() == device then return t end
+  return t:to(device)
+end
+
+-- loss: a module or function (output, target) -> scalar, or "cross_entropy" / "mse".
+local function loss_function(loss)
+  if loss == nil or loss == "cross_entropy" then
+    return function(out, y) return trainrt.F.cross_entropy(out, y) end
+  elseif loss == "mse" then
+    return function(out, y) return trainrt.F.mse_loss(out, y) end
+  elseif type(loss) == "function" or (type(loss) == "table" and getmetatable(loss) and getmetatable(loss).__call) then
+    return function(out, y) return loss(out, y) end
+  end
+  error("trainrt.fit: loss must be a module, a function, \"cross_entropy\" or \"mse\"", 3)
+end
+
+local function free(t)
+  if trainrt.is_tensor(t) then t:free() end
+end
+
+-- Mean loss and (for integer class targets) accuracy of model on loader, in eval
+-- mode under no_grad; the model's train/eval mode is restored afterwards.
+-- Returns {loss = L, accuracy = A or nil, samples = n}.
+function fit.evaluate(model, loader, loss, device)
+  local loss_fn = loss_function(loss)
+  local was_training = model.training
+  model:eval()
+  local loss_sum, correct, total, classified = 0, 0, 0, true
+  trainrt.no_grad(function()
+    for x, y in loader do
+      x, y = to_device(x, device), to_device(y, device)
+      local n = x:size(1)
+      local out = model(x)
+      loss_sum = loss_sum + loss_fn(out, y):item() * n
+      -- out: (N, C) logits, y: (N) int64 class indices
+      if classified and out:dim() == 2 and y:dim() == 1 and y:dtype() == "int64" then
+        correct = correct + out:argmax(2):eq(y):float():sum():item()
+      else
+        classified = false
+      end
+      total = total + n
+      free(out)
+    end
+  end)
+  model:train(was_training)
+  if total == 0 then error("trainrt.fit.evaluate: the loader yielded no batches", 2) end
+  return { loss = loss_sum / total, accuracy = classified and correct / total or nil, samples = total }
+end
+
+-- args: model, loss (default cross entropy), optimizer, train (a loader), test
+-- (optional loader), epochs (default 1), scheduler (stepped once per epoch),
+-- device (default trainrt.device), log_every (non-TTY line every N steps, default 100),
+-- quiet, callbacks = {on_train_begin(), on_epoch_begin(epoch), on_batch_end(step, logs),
+-- on_epoch_end(epoch, logs) -> false stops training, on_train_end(history)}.
+function fit.fit(args)
+  if type(args) ~= "table" then error("trainrt.fit: expected a table {model=, optimizer=, train=, ...}", 2) end
+  local model, optimizer, train = args.model, args.optimizer, args.train
+  if model == nil then error("trainrt.fit: model is required", 2) end
+  if optimizer == nil then error("trainrt.fit: optimizer is required", 2) end
+  if train == nil then error("trainrt.fit: train (a data loader) is required", 2) end
+  local loss_fn = loss_function(args.loss)
+  local epochs = args.epochs or 1
+  local device = args.device or trainrt.device
+  local callbacks = args.callbacks or {}
+  local history = { epochs = {} }
+
+  if callbacks.on_train_begin then callbacks.on_train_begin() end
+  for epoch = 1, epochs do
+    if callbacks.on_epoch_begin then callbacks.on_epoch_begin(epoch) end
+    model:train()
+    local total = nil
+    if type(train) == "table" or type(train) == "userdata" then
+      local ok, n = pcall(function() return #train end)
+      if ok then total = n end
+    end
+    local bar = Progress.new{ total = total, epoch = epoch, epochs = epochs, every = args.log_every, quiet = args.quiet }
+    for x, y in train do
+      x, y = to_device(x, device), to_device(y, device)
+      optimizer:zero_grad()
+      local out = model(x)
+      local loss = loss_fn(out, y)
+      loss:backward()
+      optimizer:step()
+      local value = loss:item()
+      if value ~= value then
+        error(string.format("trainrt.fit: loss is NaN at epoch %d step %d", epoch, bar.steps + 1), 0)
+      end
+      bar:update(x:size(1), value)
+      if callbacks.on_batch_end then callbacks.on_batch_end(bar.steps, { loss = value, epoch = epoch }) end
+      free(out); free(loss); free(x); free(y)
+    end
+    local logs = bar:logs()  -- samples/s of training alone, before the evaluation
+    if args.test then
+      local result = fit.evaluate(model, args.test, args.loss, device)
+      logs.test_loss = result.loss
+      logs.test_accuracy = result.accuracy
+    end
+    if args.scheduler then
+      logs.lr = optimizer.param_groups[1].lr
+      args.scheduler:step()
+    end
+    bar:finish(logs)
+    history.epochs[epoch] = logs
+    for key, v in pairs(logs) do
+      if type(v) == "number" then
+        history[key] = history[key] or {}
+        history[key][epoch] = v
+      end
+    end
+    if callbacks.on_epoch_end and callbacks.on_epoch_end(epoch, logs) == false then break end
+  end
+  if callbacks.on_train_end then callbacks.on_train_end(history) end
+  return history
+end
+
+-- trainrt.fit{...} calls fit.fit.
+return setmetatable(fit, { __call = function(_, args) return fit.fit(args) end })
