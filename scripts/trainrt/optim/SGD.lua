@@ -23,9 +23,8 @@ end
 function SGD:_update(p, grad, group, state)
   local first = state.momentum_buffer == nil
   if group.momentum ~= 0 and first then state.momentum_buffer = Optimizer.zeros_like(p) end
-  -- with momentum 0 the kernel ignores the buffer; the gradient stands in for it
-  local buf = state.momentum_buffer or grad
-  trainrt.F.sgd_step(p, grad, buf, {
+  -- without momentum there is no buffer (nil)
+  trainrt.F.sgd_step(p, grad, state.momentum_buffer, {
     lr = group.lr, momentum = group.momentum, dampening = group.dampening,
     weight_decay = group.weight_decay, nesterov = group.nesterov,
   }, first)
