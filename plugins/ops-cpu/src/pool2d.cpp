@@ -1,0 +1,183 @@
+// Pooling kernels over NCHW planes: max_pool2d (with arg-max indices for the
+// backward scatter) and avg_pool2d (count_include_pad as in PyTorch), each with
+// its backward. Plain loops, one (n, c) plane per task, split over `threads`:
+// pooling is memory-bound, so there is no library call to make here.
+// Deliberately not here: shape checks (runtime/ops/conv_pool.cpp), ceil_mode.
+#include <cmath>
+#include <cstring>
+
+#include "gemm.h"
+#include "kernel_util.h"
+#include "kernels.h"
+
+namespace trt_cpu {
+namespace {
+
+struct PoolGeom {
+  int64_t planes, H, W, OH, OW;  // x: (N, C, H, W) as planes = N*C; y: (N, C, OH, OW)
+  int64_t kh, kw, sh, sw, ph, pw;
+};
+
+PoolGeom geom(const trt_kernel_args* a, const trt_tensor_view& x, const trt_tensor_view& y) {
+  const int64_t* at = a->int_attrs;
+  return PoolGeom{x.sizes[0] * x.sizes[1], x.sizes[2], x.sizes[3], y.sizes[2], y.sizes[3],
+                  at[0],                   at[1],      at[2],      at[3],      at[4], at[5]};
+}
+
+trt_status check(const trt_kernel_args* a, const char* op, int n_in, int n_out, int n_attrs) {
+  if (a->n_inputs != n_in || a->n_outputs != n_out || a->n_int_attrs < n_attrs)
+    return fail(a, TRT_ERR_INVALID_ARGUMENT, "%s: wrong number of inputs, outputs or int_attrs (see docs/ops.md)", op);
+  for (int i = 0; i < n_in; ++i)
+    if (a->inputs[i].ndim != 4 || !is_contiguous(a->inputs[i]))
+      return fail(a, TRT_ERR_INVALID_ARGUMENT, "%s: inputs must be contiguous 4-D tensors", op);
+  for (int i = 0; i < n_out; ++i)
+    if (a->outputs[i].ndim != 4 || !is_contiguous(a->outputs[i]))
+      return fail(a, TRT_ERR_INVALID_ARGUMENT, "%s: outputs must be contiguous 4-D tensors", op);
+  return TRT_OK;
+}
+
+// y[p, oh, ow] = max over the window (NaN wins, as in PyTorch); idx = ih * W + iw of the max.
+template <typename T> void max_pool(const PoolGeom& g, const T* x, T* y, int64_t* idx, int threads) {
+  parallel_for(g.planes, threads, [&](int64_t begin, int64_t end) {
+    for (int64_t p = begin; p < end; ++p) {
+      const T* in = x + p * g.H * g.W;
+      T* out = y + p * g.OH * g.OW;
+      int64_t* ind = idx + p * g.OH * g.OW;
+      for (int64_t oh = 0; oh < g.OH; ++oh) {
+        int64_t h0 = std::max<int64_t>(oh * g.sh - g.ph, 0), h1 = std::min(oh * g.sh - g.ph + g.kh, g.H);
+        for (int64_t ow = 0; ow < g.OW; ++ow) {
+          int64_t w0 = std::max<int64_t>(ow * g.sw - g.pw, 0), w1 = std::min(ow * g.sw - g.pw + g.kw, g.W);
+          int64_t best = h0 * g.W + w0;
+          T m = in[best];
+          for (int64_t ih = h0; ih < h1; ++ih)
+            for (int64_t iw = w0; iw < w1; ++iw) {
+              T v = in[ih * g.W + iw];
+              if (v > m || std::isnan(v)) {
+                m = v;
+                best = ih * g.W + iw;
+                if (std::isnan(v)) goto done;
+              }
+            }
+        done:
+          out[oh * g.OW + ow] = m;
+          ind[oh * g.OW + ow] = best;
+        }
+      }
+    }
+  }, 8);
+}
+
+// forward: y = x[idx]  =>  dx[idx] += dy (dx zeroed here)
+template <typename T> void max_pool_backward(const PoolGeom& g, const T* dy, const int64_t* idx, T* dx, int threads) {
+  parallel_for(g.planes, threads, [&](int64_t begin, int64_t end) {
+    for (int64_t p = begin; p < end; ++p) {
+      T* d = dx + p * g.H * g.W;
+      std::memset(d, 0, sizeof(T) * g.H * g.W);
+      const T* gy = dy + p * g.OH * g.OW;
+      const int64_t* ind = idx + p * g.OH * g.OW;
+      for (int64_t k = 0; k < g.OH * g.OW; ++k) d[ind[k]] += gy[k];
+    }
+  }, 8);
+}
+
+// Window [h0, h1) x [w0, w1) clipped to the input, and the divisor PyTorch uses.
+struct AvgWindow {
+  int64_t h0, h1, w0, w1, divisor;
+};
+AvgWindow avg_window(const PoolGeom& g, int64_t oh, int64_t ow, bool count_include_pad) {
+  int64_t hs = oh * g.sh - g.ph, ws = ow * g.sw - g.pw;
+  int64_t he = std::min(hs + g.kh, g.H + g.ph), we = std::min(ws + g.kw, g.W + g.pw);
+  int64_t padded = (he - hs) * (we - ws);
+  AvgWindow w{std::max<int64_t>(hs, 0), std::min(he, g.H), std::max<int64_t>(ws, 0), std::min(we, g.W), 0};
+  w.divisor = count_include_pad ? padded : (w.h1 - w.h0) * (w.w1 - w.w0);
+  if (w.divisor <= 0) w.divisor = 1;
+  return w;
+}
+
+template <typename T> void avg_pool(const PoolGeom& g, bool include_pad, const T* x, T* y, int threads) {
+  parallel_for(g.planes, threads, [&](int64_t begin, int64_t end) {
+    for (int64_t p = begin; p < end; ++p) {
+      const T* in = x + p * g.H * g.W;
+      T* out = y + p * g.OH * g.OW;
+      for (int64_t oh = 0; oh < g.OH; ++oh)
+        for (int64_t ow = 0; ow < g.OW; ++ow) {
+          AvgWindow w = avg_window(g, oh, ow, include_pad);
+          T s = 0;
+          for (int64_t ih = w.h0; ih < w.h1; ++ih)
+            for (int64_t iw = w.w0; iw < w.w1; ++iw) s += in[ih * g.W + iw];
+          out[oh * g.OW + ow] = s / static_cast<T>(w.divisor);
+        }
+    }
+  }, 8);
+}
+
+// forward: y = sum(window) / divisor  =>  dx[window] += dy / divisor (dx zeroed here)
+template <typename T> void avg_pool_backward(const PoolGeom& g, bool include_pad, const T* dy, T* dx, int threads) {
+  parallel_for(g.planes, threads, [&](int64_t begin, int64_t end) {
+    for (int64_t p = begin; p < end; ++p) {
+      T* d = dx + p * g.H * g.W;
+      std::memset(d, 0, sizeof(T) * g.H * g.W);
+      const T* gy = dy + p * g.OH * g.OW;
+      for (int64_t oh = 0; oh < g.OH; ++oh)
+        for (int64_t ow = 0; ow < g.OW; ++ow) {
+          AvgWindow w = avg_window(g, oh, ow, include_pad);
+          T v = gy[oh * g.OW + ow] / static_cast<T>(w.divisor);
+          for (int64_t ih = w.h0; ih < w.h1; ++ih)
+            for (int64_t iw = w.w0; iw < w.w1; ++iw) d[ih * g.W + iw] += v;
+        }
+    }
+  }, 8);
+}
+
+// max_pool2d: inputs [x (N, C, H, W)], outputs [y (N, C, OH, OW), indices int64 (N, C, OH, OW)],
+// int_attrs [kh, kw, sh, sw, ph, pw]
+trt_status max_pool2d_kernel(const trt_kernel_args* a) {
+  if (trt_status s = check(a, "max_pool2d", 1, 2, 6); s != TRT_OK) return s;
+  if (a->outputs[1].dtype != TRT_INT64) return fail(a, TRT_ERR_INVALID_ARGUMENT, "max_pool2d: indices must be int64");
+  PoolGeom g = geom(a, a->inputs[0], a->outputs[0]);
+  TRT_CPU_DISPATCH_FLOAT(a, a->inputs[0].dtype,
+                         max_pool<scalar_t>(g, data<scalar_t>(a->inputs[0]), data<scalar_t>(a->outputs[0]),
+                                            data<int64_t>(a->outputs[1]), a->num_threads));
+  return TRT_OK;
+}
+
+// max_pool2d_backward: inputs [dy (N, C, OH, OW), indices], outputs [dx (N, C, H, W)], int_attrs as forward
+trt_status max_pool2d_backward_kernel(const trt_kernel_args* a) {
+  if (trt_status s = check(a, "max_pool2d_backward", 2, 1, 6); s != TRT_OK) return s;
+  PoolGeom g = geom(a, a->outputs[0], a->inputs[0]);
+  TRT_CPU_DISPATCH_FLOAT(a, a->inputs[0].dtype,
+                         max_pool_backward<scalar_t>(g, data<scalar_t>(a->inputs[0]), data<int64_t>(a->inputs[1]),
+                                                     data<scalar_t>(a->outputs[0]), a->num_threads));
+  return TRT_OK;
+}
+
+// avg_pool2d: inputs [x], outputs [y], int_attrs [kh, kw, sh, sw, ph, pw, count_include_pad]
+trt_status avg_pool2d_kernel(const trt_kernel_args* a) {
+  if (trt_status s = check(a, "avg_pool2d", 1, 1, 7); s != TRT_OK) return s;
+  PoolGeom g = geom(a, a->inputs[0], a->outputs[0]);
+  TRT_CPU_DISPATCH_FLOAT(a, a->inputs[0].dtype,
+                         avg_pool<scalar_t>(g, a->int_attrs[6] != 0, data<scalar_t>(a->inputs[0]),
+                                            data<scalar_t>(a->outputs[0]), a->num_threads));
+  return TRT_OK;
+}
+
+// avg_pool2d_backward: inputs [dy (N, C, OH, OW)], outputs [dx (N, C, H, W)], int_attrs as forward
+trt_status avg_pool2d_backward_kernel(const trt_kernel_args* a) {
+  if (trt_status s = check(a, "avg_pool2d_backward", 1, 1, 7); s != TRT_OK) return s;
+  PoolGeom g = geom(a, a->outputs[0], a->inputs[0]);
+  TRT_CPU_DISPATCH_FLOAT(a, a->inputs[0].dtype,
+                         avg_pool_backward<scalar_t>(g, a->int_attrs[6] != 0, data<scalar_t>(a->inputs[0]),
+                                                     data<scalar_t>(a->outputs[0]), a->num_threads));
+  return TRT_OK;
+}
+
+}  // namespace
+
+bool register_pool2d(const trt_host_api* host) {
+  return add_kernel(host, "max_pool2d", max_pool2d_kernel) &&
+         add_kernel(host, "max_pool2d_backward", max_pool2d_backward_kernel) &&
+         add_kernel(host, "avg_pool2d", avg_pool2d_kernel) &&
+         add_kernel(host, "avg_pool2d_backward", avg_pool2d_backward_kernel);
+}
+
+}  // namespace trt_cpu

@@ -1,0 +1,135 @@
+// conv2d against a plain-loop float64 reference (stride, padding, dilation,
+// groups, with and without bias, float32 too), finite-difference gradients for
+// input, weight and bias (non-contiguous input included), and shape errors.
+#include "test_util.h"
+
+namespace trainrt {
+namespace {
+
+using test::expect_close;
+using test::leaf;
+using test::random_tensor;
+
+// y[n, o, oh, ow] = b[o] + sum_{c in group(o), i, j} x[n, c, oh*sh - ph + i*dh, ow*sw - pw + j*dw] * w[o, c', i, j]
+Tensor ref_conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const ops::Conv2dOptions& o) {
+  int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
+  int64_t O = w.size(0), Cg = w.size(1), kh = w.size(2), kw = w.size(3), G = o.groups, Og = O / G;
+  int64_t OH = (H + 2 * o.padding[0] - o.dilation[0] * (kh - 1) - 1) / o.stride[0] + 1;
+  int64_t OW = (W + 2 * o.padding[1] - o.dilation[1] * (kw - 1) - 1) / o.stride[1] + 1;
+  std::vector<double> xv = x.contiguous().to_vector(), wv = w.to_vector(), bv;
+  if (b.defined()) bv = b.to_vector();
+  std::vector<double> y;
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t oc = 0; oc < O; ++oc)
+      for (int64_t oh = 0; oh < OH; ++oh)
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          double s = b.defined() ? bv[oc] : 0.0;
+          int64_t g = oc / Og;
+          for (int64_t c = 0; c < Cg; ++c)
+            for (int64_t i = 0; i < kh; ++i)
+              for (int64_t j = 0; j < kw; ++j) {
+                int64_t ih = oh * o.stride[0] - o.padding[0] + i * o.dilation[0];
+                int64_t iw = ow * o.stride[1] - o.padding[1] + j * o.dilation[1];
+                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                s += xv[((n * C + g * Cg + c) * H + ih) * W + iw] * wv[((oc * Cg + c) * kh + i) * kw + j];
+              }
+          y.push_back(s);
+        }
+  return Tensor::from_vector(y, {N, O, OH, OW}, DType::Float64);
+}
+
+ops::Conv2dOptions opts(std::array<int64_t, 2> stride, std::array<int64_t, 2> pad, std::array<int64_t, 2> dil,
+                        int64_t groups) {
+  ops::Conv2dOptions o;
+  o.stride = stride;
+  o.padding = pad;
+  o.dilation = dil;
+  o.groups = groups;
+  return o;
+}
+
+TEST(Conv, ForwardMatchesReferenceBasic) {
+  Tensor x = random_tensor({2, 3, 7, 6}), w = random_tensor({4, 3, 3, 3}), b = random_tensor({4});
+  ops::Conv2dOptions o = opts({1, 1}, {1, 1}, {1, 1}, 1);
+  Tensor y = ops::conv2d(x, w, b, o);
+  ASSERT_EQ(y.sizes(), (Shape{2, 4, 7, 6}));
+  expect_close(y, ref_conv2d(x, w, b, o), 1e-12, 1e-12);
+}
+
+TEST(Conv, ForwardStridePaddingDilation) {
+  Tensor x = random_tensor({2, 3, 9, 11}), w = random_tensor({5, 3, 3, 2}), b = random_tensor({5});
+  ops::Conv2dOptions o = opts({2, 3}, {1, 2}, {2, 1}, 1);
+  expect_close(ops::conv2d(x, w, b, o), ref_conv2d(x, w, b, o), 1e-12, 1e-12);
+  // Padding wider than the dilated kernel reach on one side, stride 1 with dilation 2.
+  ops::Conv2dOptions o2 = opts({1, 1}, {3, 0}, {2, 2}, 1);
+  expect_close(ops::conv2d(x, w, Tensor(), o2), ref_conv2d(x, w, Tensor(), o2), 1e-12, 1e-12);
+}
+
+TEST(Conv, ForwardGroups) {
+  Tensor x = random_tensor({3, 4, 6, 5}), w = random_tensor({6, 2, 3, 3}), b = random_tensor({6});
+  ops::Conv2dOptions o = opts({1, 2}, {1, 1}, {1, 1}, 2);
+  expect_close(ops::conv2d(x, w, b, o), ref_conv2d(x, w, b, o), 1e-12, 1e-12);
+  // Depthwise: groups == channels.
+  Tensor wd = random_tensor({4, 1, 3, 3});
+  ops::Conv2dOptions od = opts({1, 1}, {1, 1}, {1, 1}, 4);
+  expect_close(ops::conv2d(x, wd, Tensor(), od), ref_conv2d(x, wd, Tensor(), od), 1e-12, 1e-12);
+}
+
+TEST(Conv, ForwardFloat32AndNonContiguousInput) {
+  // x arrives as an NHWC tensor permuted to NCHW (not contiguous).
+  Tensor x = random_tensor({2, 8, 8, 3}).permute({0, 3, 1, 2});
+  ASSERT_FALSE(x.is_contiguous());
+  Tensor w = random_tensor({6, 3, 3, 3}), b = random_tensor({6});
+  ops::Conv2dOptions o = opts({1, 1}, {1, 1}, {1, 1}, 1);
+  Tensor y32 = ops::conv2d(x.to(DType::Float32), w.to(DType::Float32), b.to(DType::Float32), o);
+  EXPECT_EQ(y32.dtype(), DType::Float32);
+  expect_close(y32, ref_conv2d(x, w, b, o), 1e-4, 1e-4);
+}
+
+TEST(Conv, GradientsBasic) {
+  ops::Conv2dOptions o = opts({1, 1}, {1, 1}, {1, 1}, 1);
+  test::check_gradients([o](const std::vector<Tensor>& in) { return ops::conv2d(in[0], in[1], in[2], o); },
+                        {leaf({2, 2, 5, 4}), leaf({3, 2, 3, 3}), leaf({3})});
+}
+
+TEST(Conv, GradientsStridePaddingDilation) {
+  ops::Conv2dOptions o = opts({2, 1}, {2, 1}, {2, 2}, 1);
+  test::check_gradients([o](const std::vector<Tensor>& in) { return ops::conv2d(in[0], in[1], in[2], o); },
+                        {leaf({2, 2, 7, 6}), leaf({3, 2, 2, 3}), leaf({3})});
+}
+
+TEST(Conv, GradientsGroupsTwoWithoutBias) {
+  ops::Conv2dOptions o = opts({2, 2}, {1, 1}, {1, 1}, 2);
+  test::check_gradients([o](const std::vector<Tensor>& in) { return ops::conv2d(in[0], in[1], Tensor(), o); },
+                        {leaf({2, 4, 5, 5}), leaf({4, 2, 3, 3})});
+}
+
+TEST(Conv, GradientsNonContiguousInputAndOnlyWeight) {
+  ops::Conv2dOptions o = opts({1, 1}, {1, 0}, {1, 1}, 1);
+  test::check_gradients(
+      [o](const std::vector<Tensor>& in) { return ops::conv2d(in[0].permute({0, 3, 1, 2}), in[1], in[2], o); },
+      {leaf({2, 5, 4, 2}), leaf({3, 2, 3, 2}), leaf({3})});
+  // Input that does not require grad (as the first layer of a CNN): only w and b get gradients.
+  Tensor x = random_tensor({2, 1, 6, 6});
+  test::check_gradients([o, x](const std::vector<Tensor>& in) { return ops::conv2d(x, in[0], in[1], o); },
+                        {leaf({2, 1, 3, 3}), leaf({2})});
+}
+
+TEST(Conv, Errors) {
+  Tensor x = ops::zeros({64, 3, 28, 28});
+  EXPECT_ERROR_CONTAINS(ops::conv2d(x, ops::zeros({32, 1, 3, 3})),
+                        "conv2d: input (64, 3, 28, 28) has 3 channels but weight (32, 1, 3, 3) expects 1 (groups=1)");
+  EXPECT_ERROR_CONTAINS(ops::conv2d(ops::zeros({1, 1, 2, 2}), ops::zeros({4, 1, 3, 3})), "gives output size (0, 0)");
+  EXPECT_ERROR_CONTAINS(ops::conv2d(ops::zeros({1, 1, 2, 2}), ops::zeros({4, 1, 3, 3}), Tensor(), opts({2, 2}, {0, 0}, {1, 1}, 1)),
+                        "gives output size (0, 0)");
+  EXPECT_ERROR_CONTAINS(ops::conv2d(x, ops::zeros({4, 1, 3, 3}), Tensor(), opts({1, 1}, {0, 0}, {1, 1}, 2)),
+                        "must both be divisible by groups=2");
+  EXPECT_ERROR_CONTAINS(ops::conv2d(x, ops::zeros({4, 3, 3, 3}), ops::zeros({5})), "conv2d: bias (5) for weight (4, 3, 3, 3)");
+  EXPECT_ERROR_CONTAINS(ops::conv2d(ops::zeros({3, 28, 28}), ops::zeros({4, 3, 3, 3})), "must be 4-D (N, C, H, W), got (3, 28, 28)");
+  EXPECT_ERROR_CONTAINS(ops::conv2d(x, ops::zeros({4, 3, 3, 3}), Tensor(), opts({0, 1}, {0, 0}, {1, 1}, 1)),
+                        "must be >= 1");
+  EXPECT_ERROR_CONTAINS(ops::conv2d(x, ops::zeros({4, 3, 3, 3}, DType::Float64)), "must share dtype and device");
+}
+
+}  // namespace
+}  // namespace trainrt
