@@ -1,0 +1,88 @@
+// Parsing of the standard run options (see run_options.h).
+#include "config/run_options.h"
+
+#include <cctype>
+
+#include "trainrt/device.h"
+
+namespace trainrt {
+namespace {
+
+bool is_integer(const std::string& s, bool allow_negative) {
+  size_t start = allow_negative && !s.empty() && s[0] == '-' ? 1 : 0;
+  if (start == s.size()) return false;
+  for (size_t i = start; i < s.size(); ++i)
+    if (!std::isdigit(static_cast<unsigned char>(s[i]))) return false;
+  return s.size() - start <= 18;
+}
+
+}  // namespace
+
+const std::vector<RunOptionSpec>& run_option_specs() {
+  static const std::vector<RunOptionSpec> specs = {
+      {"--config", "FILE", "read settings from FILE instead of ./trainrt.toml"},
+      {"--set", "KEY=VALUE", "override a config value, e.g. --set train.epochs=5 (repeatable)"},
+      {"--threads", "N", "CPU threads for kernels (default: all cores)"},
+      {"--device", "DEVICE", "cpu or cuda:N (default: cpu)"},
+      {"--seed", "N", "seed of the random generators"},
+      {"--quiet", "", "log warnings and errors only"},
+  };
+  return specs;
+}
+
+size_t take_run_option(const std::vector<std::string>& args, size_t i, RunOptions& out) {
+  const std::string& arg = args[i];
+  if (arg.rfind("--", 0) != 0) return 0;
+  std::string flag = arg, inline_value;
+  bool has_inline = false;
+  if (auto eq = arg.find('='); eq != std::string::npos) {
+    flag = arg.substr(0, eq);
+    inline_value = arg.substr(eq + 1);
+    has_inline = true;
+  }
+  const RunOptionSpec* spec = nullptr;
+  for (const RunOptionSpec& s : run_option_specs())
+    if (s.flag == flag) spec = &s;
+  if (!spec) return 0;
+
+  if (spec->metavar.empty()) {  // a switch
+    if (has_inline) throw UsageError(flag + " takes no value, got '" + inline_value + "'");
+    out.overrides.push_back(flag.substr(2) + "=true");
+    return 1;
+  }
+  std::string value;
+  size_t used = 1;
+  if (has_inline) {
+    value = inline_value;
+  } else {
+    if (i + 1 >= args.size()) throw UsageError(flag + " expects " + spec->metavar + ", got nothing");
+    value = args[i + 1];
+    used = 2;
+  }
+
+  if (flag == "--config") {
+    if (value.empty()) throw UsageError("--config expects FILE, got ''");
+    out.config_file = value;
+  } else if (flag == "--set") {
+    if (value.find('=') == std::string::npos || value[0] == '=')
+      throw UsageError("--set expects KEY=VALUE, got '" + value + "'");
+    out.overrides.push_back(value);
+  } else if (flag == "--threads") {
+    if (!is_integer(value, false) || std::stoll(value) < 1)
+      throw UsageError("--threads expects a positive integer, got '" + value + "'");
+    out.overrides.push_back("threads=" + value);
+  } else if (flag == "--seed") {
+    if (!is_integer(value, false)) throw UsageError("--seed expects a non-negative integer, got '" + value + "'");
+    out.overrides.push_back("seed=" + value);
+  } else if (flag == "--device") {
+    try {
+      Device::parse(value);
+    } catch (const Error& e) {
+      throw UsageError(std::string("--device: ") + e.what());
+    }
+    out.overrides.push_back("device=\"" + value + "\"");
+  }
+  return used;
+}
+
+}  // namespace trainrt

@@ -1,0 +1,170 @@
+// The Lua state of a run and the script runner (see state.h).
+#include "lua/state.h"
+
+#include <dlfcn.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <sstream>
+
+#include "config/run_options.h"
+#include "lua/bindings.h"
+#include "lua/config_table.h"
+#include "lua/exit_request.h"
+#include "lua/lua_util.h"
+#include "trainrt/error.h"
+
+namespace trainrt::lua {
+namespace fs = std::filesystem;
+namespace {
+
+std::string path_entries_for(const std::string& entry) {
+  if (entry.find('?') != std::string::npos) return entry + ";";  // already a pattern
+  return entry + "/?.lua;" + entry + "/?/init.lua;";
+}
+
+// package.path = script folder; TRAINRT_LUA_PATH; shipped scripts; Lua's default.
+void set_package_path(lua_State* L, const std::string& script_dir) {
+  std::string path;
+  if (!script_dir.empty()) path += path_entries_for(script_dir);
+  if (const char* extra = std::getenv("TRAINRT_LUA_PATH")) {
+    std::istringstream in(extra);
+    std::string entry;
+    while (std::getline(in, entry, ':'))
+      if (!entry.empty()) path += path_entries_for(entry);
+  }
+  std::string builtin = builtin_scripts_dir();
+  if (!builtin.empty()) path += path_entries_for(builtin);
+  lua_getglobal(L, "package");
+  lua_getfield(L, -1, "path");
+  path += lua_tostring(L, -1);
+  lua_pop(L, 1);
+  lua_pushstring(L, path.c_str());
+  lua_setfield(L, -2, "path");
+  lua_pop(L, 1);
+}
+
+// Adds the traceback to a runtime error; lets trainrt.exit() requests through.
+int message_handler(lua_State* L) {
+  ExitRequest request;
+  if (to_exit_request(L, 1, request)) return 1;
+  const char* message = lua_tostring(L, 1);
+  if (!message) {
+    if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) message = lua_tostring(L, -1);
+    else message = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+  }
+  luaL_traceback(L, L, message, 1);
+  return 1;
+}
+
+void set_string(lua_State* L, const char* key, const std::string& value) {
+  lua_pushlstring(L, value.data(), value.size());
+  lua_setfield(L, -2, key);
+}
+
+// Fields of the run on the native trainrt table (on top of the stack).
+void set_run_context(lua_State* L, const RunContext& run, const std::string& script_dir) {
+  push_toml(L, run.config);
+  lua_setfield(L, -2, "config");
+  set_string(L, "device", run.device);
+  set_string(L, "script", run.script);
+  set_string(L, "script_dir", script_dir);
+  lua_pushboolean(L, run.quiet);
+  lua_setfield(L, -2, "quiet");
+  lua_createtable(L, static_cast<int>(run_option_specs().size()), 0);
+  lua_Integer i = 1;
+  for (const RunOptionSpec& spec : run_option_specs()) {
+    lua_createtable(L, 0, 3);
+    set_string(L, "flag", spec.flag);
+    set_string(L, "metavar", spec.metavar);
+    set_string(L, "help", spec.help);
+    lua_seti(L, -2, i++);
+  }
+  lua_setfield(L, -2, "run_options");
+}
+
+// The global `arg` as in the standalone interpreter: arg[0] = script, arg[1..] = its args.
+void set_arg_table(lua_State* L, const RunContext& run) {
+  lua_createtable(L, static_cast<int>(run.script_args.size()), 1);
+  lua_pushstring(L, run.script.c_str());
+  lua_seti(L, -2, 0);
+  for (size_t i = 0; i < run.script_args.size(); ++i) {
+    lua_pushstring(L, run.script_args[i].c_str());
+    lua_seti(L, -2, static_cast<lua_Integer>(i + 1));
+  }
+  lua_setglobal(L, "arg");
+}
+
+int report_failure(lua_State* L) {
+  ExitRequest request;
+  if (to_exit_request(L, -1, request)) {
+    if (!request.message.empty()) std::fprintf(stderr, "%s\n", request.message.c_str());
+    return request.code;
+  }
+  const char* message = lua_tostring(L, -1);
+  std::fprintf(stderr, "trainrt: %s\n", message ? message : "(error without a message)");
+  return 1;
+}
+
+}  // namespace
+
+std::string builtin_scripts_dir() {
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(&builtin_scripts_dir), &info) && info.dli_fname) {
+    fs::path installed = fs::path(info.dli_fname).parent_path() / ".." / "share" / "trainrt" / "scripts";
+    std::error_code ec;
+    if (fs::is_directory(installed, ec)) return fs::weakly_canonical(installed, ec).string();
+  }
+  fs::path source = fs::path(TRAINRT_SOURCE_DIR) / "scripts";
+  std::error_code ec;
+  if (fs::is_directory(source, ec)) return source.string();
+  return "";
+}
+
+LuaState::LuaState() : L_(luaL_newstate()) {
+  if (!L_) fail("cannot create a Lua state (out of memory)");
+  luaL_openlibs(L_);
+}
+
+LuaState::~LuaState() { lua_close(L_); }
+
+int LuaState::run_script(const RunContext& run) {
+  lua_State* L = L_;
+  fs::path script_path(run.script);
+  std::string script_dir = script_path.has_parent_path() ? script_path.parent_path().string() : ".";
+  set_package_path(L, script_dir);
+
+  // Native module, then scripts/trainrt/init.lua completes it (args, lazy submodules).
+  lua_getglobal(L, "package");
+  lua_getfield(L, -1, "loaded");
+  lua_newtable(L);
+  bind_tensor(L);
+  bind_creation(L);
+  bind_functional(L);
+  bind_autograd(L);
+  bind_layer(L);
+  bind_memory(L);
+  bind_runtime(L);
+  set_run_context(L, run, script_dir);
+  lua_setfield(L, -2, "trainrt.core");
+  lua_pop(L, 2);
+  set_arg_table(L, run);
+
+  lua_pushcfunction(L, guarded<message_handler>);
+  int handler = lua_gettop(L);
+
+  lua_getglobal(L, "require");
+  lua_pushstring(L, "trainrt");
+  if (lua_pcall(L, 1, 1, handler) != LUA_OK) return report_failure(L);
+  lua_setglobal(L, "trainrt");
+
+  if (luaL_loadfile(L, run.script.c_str()) != LUA_OK) return report_failure(L);  // syntax error or unreadable
+  luaL_checkstack(L, static_cast<int>(run.script_args.size()) + 1, "too many script arguments");
+  for (const std::string& a : run.script_args) lua_pushstring(L, a.c_str());
+  if (lua_pcall(L, static_cast<int>(run.script_args.size()), 0, handler) != LUA_OK) return report_failure(L);
+  lua_settop(L, 0);
+  return 0;
+}
+
+}  // namespace trainrt::lua
