@@ -1,0 +1,29 @@
+// The trainrt subcommands. Each takes the arguments after its name and returns
+// the exit code; usage mistakes throw UsageError (exit 2), config mistakes
+// ConfigError (exit 2). Not here: dispatch and top-level help (main.cpp).
+#pragma once
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "config/run_options.h"
+
+namespace trainrt::cli {
+
+int train_command(const std::vector<std::string>& args);
+int plugins_command(const std::vector<std::string>& args);
+int devices_command(const std::vector<std::string>& args);
+
+// What every command that runs something does first: load trainrt.toml (or
+// --config), apply overrides, apply the settings (log level, threads, seed)
+// and load plugins (search path + plugins.paths).
+struct PreparedRun {
+  toml::table config;
+  config::RunSettings settings;
+};
+PreparedRun prepare_run(const RunOptions& options);
+
+// For commands that take only run options: parses them or throws UsageError.
+RunOptions parse_only_run_options(const std::string& command, const std::vector<std::string>& args);
+
+}  // namespace trainrt::cli

@@ -1,0 +1,34 @@
+// Config, settings and plugins for a run (see commands.h: prepare_run).
+#include "cli/commands.h"
+
+#include "trainrt/dispatch.h"
+#include "trainrt/log.h"
+#include "trainrt/ops/creation.h"
+#include "trainrt/plugins.h"
+
+namespace trainrt::cli {
+
+PreparedRun prepare_run(const RunOptions& options) {
+  PreparedRun run;
+  run.config = config::load(options.config_file);
+  for (const std::string& assignment : options.overrides) config::apply_override(run.config, assignment);
+  run.settings = config::settings_of(run.config);
+
+  if (run.settings.quiet) set_log_level(LogLevel::Warn);
+  if (run.settings.threads) set_num_threads(*run.settings.threads);
+  if (run.settings.seed) manual_seed(*run.settings.seed);
+  load_plugins(run.settings.plugin_paths);
+  return run;
+}
+
+RunOptions parse_only_run_options(const std::string& command, const std::vector<std::string>& args) {
+  RunOptions options;
+  for (size_t i = 0; i < args.size();) {
+    size_t used = take_run_option(args, i, options);
+    if (used == 0) throw UsageError("unknown argument '" + args[i] + "' for trainrt " + command);
+    i += used;
+  }
+  return options;
+}
+
+}  // namespace trainrt::cli
