@@ -116,7 +116,7 @@ check(not ok and err:find("missing keys: head.2.bias", 1, true) and err:find("un
 local r = b:load_state_dict(sd, false)
 check(#r.missing_keys == 1 and #r.unexpected_keys == 1, "non-strict load reports keys")
 local ok2, err2 = pcall(function() nn.Linear(3, 2):load_state_dict(nn.Linear(3, 4):state_dict()) end)
-check(not ok2 and err2:find("size mismatch for weight", 1, true), "size mismatch names the key")
+check(not ok2 and err2:find("size mismatch for bias: copying (4) into (2)", 1, true), "size mismatch names the key")
 )lua",
                        {"state_dict has parameters and buffers", "state_dict names buffers, not plain tensors",
                         "load_state_dict keeps parameter identity", "buffers loaded", "loaded model computes the same",

@@ -278,12 +278,15 @@ function Module:load_state_dict(sd, strict)
     if #unexpected > 0 then parts[#parts + 1] = "unexpected keys: " .. table.concat(unexpected, ", ") end
     error(self.__name .. ":load_state_dict: " .. table.concat(parts, "; "), 2)
   end
+  local names = {}
+  for name in pairs(targets) do names[#names + 1] = name end
+  table.sort(names)
   trainrt.no_grad(function()
-    for name, dst in pairs(targets) do
-      local src = sd[name]
+    for _, name in ipairs(names) do
+      local dst, src = targets[name], sd[name]
       if src ~= nil then
         if not is_tensor(src) then src = trainrt.tensor(src, { dtype = dst:dtype() }) end
-        if src:numel() ~= dst:numel() or src:dim() ~= dst:dim() then
+        if shape_str(src) ~= shape_str(dst) then
           error(string.format("%s:load_state_dict: size mismatch for %s: copying %s into %s", self.__name, name,
             shape_str(src), shape_str(dst)), 0)
         end

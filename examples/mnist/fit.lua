@@ -1,0 +1,60 @@
+-- The Keras-style CNN on Fashion-MNIST trained with trainrt.fit (model.fit):
+-- Conv2D(32)-MaxPool-Conv2D(64)-MaxPool-Flatten-Dense(128, relu)-Dense(10).
+-- Run: trainrt train examples/mnist/fit.lua --epochs 3   (same flags as train.lua)
+local nn = require "trainrt.nn"
+local optim = require "trainrt.optim"
+local data = require "trainrt.data"
+
+local args = trainrt.args{
+  epochs = 3,
+  batch_size = 64,
+  lr = 1e-3,
+  limit = 0,
+  test_limit = 0,
+  data = "/usr/share/datasets/fashion-mnist",
+  log_every = 100,
+}
+local normalize = { mean = 0.2860, std = 0.3530 }
+
+local train_set = data.fashion_mnist{ root = args.data, split = "train" }
+local test_set = data.fashion_mnist{ root = args.data, split = "test" }
+if args.limit > 0 then train_set = data.subset(train_set, args.limit) end
+if args.test_limit > 0 then test_set = data.subset(test_set, args.test_limit) end
+
+-- Keras' Conv2D(filters, kernel, activation) and Dense(units, activation), as
+-- Sequential blocks. Keras' Conv2D pads "valid" by default: 28 -> 26 -> 13 -> 11 -> 5.
+local function Conv2D(in_channels, filters, kernel)
+  return nn.Sequential{ nn.Conv2d(in_channels, filters, kernel), nn.ReLU() }
+end
+local function Dense(in_features, units, activation)
+  local block = nn.Sequential{ nn.Linear(in_features, units) }
+  if activation == "relu" then block:add(nn.ReLU()) end
+  return block
+end
+
+-- x: (N, 1, 28, 28) -> logits (N, 10)
+local model = nn.Sequential()
+  :add(Conv2D(1, 32, 3)):add(nn.MaxPool2d(2))    -- (N, 32, 13, 13)
+  :add(Conv2D(32, 64, 3)):add(nn.MaxPool2d(2))   -- (N, 64, 5, 5)
+  :add(nn.Flatten())                             -- (N, 1600)
+  :add(Dense(64 * 5 * 5, 128, "relu"))
+  :add(Dense(128, 10))
+local device = trainrt.device or "cpu"
+if device:sub(1, 3) ~= "cpu" then model:to(device) end
+print(model)
+
+local history = trainrt.fit{
+  model = model,
+  loss = nn.CrossEntropyLoss(),
+  optimizer = optim.Adam{ model:parameters(), lr = args.lr },
+  train = data.DataLoader(train_set, { batch_size = args.batch_size, shuffle = true, normalize = normalize }),
+  test = data.DataLoader(test_set, { batch_size = 1000, normalize = normalize }),
+  epochs = args.epochs,
+  log_every = args.log_every,
+  callbacks = {
+    on_epoch_end = function(epoch, logs)
+      if logs.test_accuracy and logs.test_accuracy >= 0.999 then return false end  -- nothing left to learn
+    end,
+  },
+}
+print(string.format("best test_accuracy=%.4f", math.max(table.unpack(history.test_accuracy))))

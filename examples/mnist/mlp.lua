@@ -1,0 +1,52 @@
+-- A 784-256-256-10 MLP on Fashion-MNIST, trained with trainrt.fit.
+-- Run: trainrt train examples/mnist/mlp.lua --epochs 3 --optimizer sgd --lr 0.05
+local nn = require "trainrt.nn"
+local optim = require "trainrt.optim"
+local data = require "trainrt.data"
+
+local args = trainrt.args{
+  epochs = 3,
+  batch_size = 64,
+  lr = 1e-3,
+  optimizer = "adam",  -- adam | sgd (momentum 0.9)
+  limit = 0,
+  test_limit = 0,
+  data = "/usr/share/datasets/fashion-mnist",
+  log_every = 100,
+}
+local normalize = { mean = 0.2860, std = 0.3530 }
+
+local train_set = data.fashion_mnist{ root = args.data, split = "train" }
+local test_set = data.fashion_mnist{ root = args.data, split = "test" }
+if args.limit > 0 then train_set = data.subset(train_set, args.limit) end
+if args.test_limit > 0 then test_set = data.subset(test_set, args.test_limit) end
+
+-- x: (N, 1, 28, 28) -> (N, 784) -> logits (N, 10)
+local model = nn.Sequential{
+  nn.Flatten(),
+  nn.Linear(784, 256), nn.ReLU(),
+  nn.Linear(256, 256), nn.ReLU(),
+  nn.Linear(256, 10),
+}
+local device = trainrt.device or "cpu"
+if device:sub(1, 3) ~= "cpu" then model:to(device) end
+print(model)
+
+local optimizer
+if args.optimizer == "adam" then
+  optimizer = optim.Adam{ model:parameters(), lr = args.lr }
+elseif args.optimizer == "sgd" then
+  optimizer = optim.SGD{ model:parameters(), lr = args.lr, momentum = 0.9 }
+else
+  error("--optimizer must be adam or sgd, got " .. tostring(args.optimizer), 0)
+end
+
+trainrt.fit{
+  model = model,
+  loss = nn.CrossEntropyLoss(),
+  optimizer = optimizer,
+  train = data.DataLoader(train_set, { batch_size = args.batch_size, shuffle = true, normalize = normalize }),
+  test = data.DataLoader(test_set, { batch_size = 1000, normalize = normalize }),
+  epochs = args.epochs,
+  log_every = args.log_every,
+}

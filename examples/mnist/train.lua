@@ -1,0 +1,76 @@
+-- The seed CNN on Fashion-MNIST with an explicit training loop, as a PyTorch
+-- train.py would write it. Run: trainrt train examples/mnist/train.lua --epochs 3
+-- Flags: --epochs, --batch-size, --lr, --limit N (first N training samples; 0 = all),
+-- --test-limit N (same for the test set), --data DIR, --log-every N (plain-output step lines).
+local nn = require "trainrt.nn"
+local optim = require "trainrt.optim"
+local data = require "trainrt.data"
+local Progress = require "trainrt.progress"
+
+local args = trainrt.args{
+  epochs = 3,
+  batch_size = 64,
+  lr = 1e-3,
+  limit = 0,
+  test_limit = 0,
+  data = "/usr/share/datasets/fashion-mnist",
+  log_every = 100,
+}
+local device = trainrt.device or "cpu"
+local on_cpu = device:sub(1, 3) == "cpu"
+local normalize = { mean = 0.2860, std = 0.3530 }
+
+local train_set = data.fashion_mnist{ root = args.data, split = "train" }
+local test_set = data.fashion_mnist{ root = args.data, split = "test" }
+if args.limit > 0 then train_set = data.subset(train_set, args.limit) end
+if args.test_limit > 0 then test_set = data.subset(test_set, args.test_limit) end
+local train_loader = data.DataLoader(train_set, { batch_size = args.batch_size, shuffle = true, normalize = normalize })
+local test_loader = data.DataLoader(test_set, { batch_size = 1000, normalize = normalize })
+
+-- x: (N, 1, 28, 28) -> logits (N, 10)
+local model = nn.Sequential{
+  nn.Conv2d(1, 32, 3, { padding = 1 }), nn.ReLU(), nn.MaxPool2d(2),   -- (N, 32, 14, 14)
+  nn.Conv2d(32, 64, 3, { padding = 1 }), nn.ReLU(), nn.MaxPool2d(2),  -- (N, 64, 7, 7)
+  nn.Flatten(),                                                       -- (N, 3136)
+  nn.Linear(64 * 7 * 7, 128), nn.ReLU(),
+  nn.Linear(128, 10),
+}
+if not on_cpu then model:to(device) end
+local criterion = nn.CrossEntropyLoss()
+local optimizer = optim.Adam{ model:parameters(), lr = args.lr }
+
+-- Test-set accuracy and mean loss, in eval mode without building a graph.
+local function evaluate()
+  model:eval()
+  local correct, loss_sum, total = 0, 0, 0
+  trainrt.no_grad(function()
+    for x, y in test_loader do
+      if not on_cpu then x, y = x:to(device), y:to(device) end
+      local logits = model(x)  -- (N, 10)
+      loss_sum = loss_sum + criterion(logits, y):item() * x:size(1)
+      correct = correct + logits:argmax(2):eq(y):float():sum():item()
+      total = total + x:size(1)
+    end
+  end)
+  return correct / total, loss_sum / total
+end
+
+print(model)
+print(string.format("train samples=%d test samples=%d batches/epoch=%d parameters=%d device=%s",
+  #train_set, #test_set, #train_loader, model:num_parameters(), device))
+
+for epoch = 1, args.epochs do
+  model:train()
+  local bar = Progress.new{ total = #train_loader, epoch = epoch, epochs = args.epochs, every = args.log_every }
+  for x, y in train_loader do
+    if not on_cpu then x, y = x:to(device), y:to(device) end
+    optimizer:zero_grad()
+    local loss = criterion(model(x), y)
+    loss:backward()
+    optimizer:step()
+    bar:update(x:size(1), loss:item())
+  end
+  local logs = bar:logs()  -- training loss and samples/s, before the evaluation
+  logs.test_accuracy, logs.test_loss = evaluate()
+  bar:finish(logs)
+end
