@@ -146,6 +146,7 @@ int LuaState::run_script(const RunContext& run) {
   bind_layer(L);
   bind_memory(L);
   bind_runtime(L);
+  bind_data(L);
   set_run_context(L, run, script_dir);
   lua_setfield(L, -2, "trainrt.core");
   lua_pop(L, 2);
