@@ -115,6 +115,33 @@ TEST(Conv, GradientsNonContiguousInputAndOnlyWeight) {
                         {leaf({2, 1, 3, 3}), leaf({2})});
 }
 
+// float32 takes oneDNN when the plugin has it (float64 always im2col): both paths must
+// agree on y, dx, dw and db for stride, padding, dilation and groups.
+TEST(Conv, Float32PathMatchesFloat64Path) {
+  struct Case {
+    Shape x, w;
+    ops::Conv2dOptions o;
+  };
+  std::vector<Case> cases = {{{4, 3, 9, 8}, {8, 3, 3, 3}, opts({1, 1}, {1, 1}, {1, 1}, 1)},
+                             {{2, 4, 11, 9}, {6, 2, 3, 2}, opts({2, 1}, {1, 2}, {2, 1}, 2)},
+                             {{3, 1, 28, 28}, {32, 1, 3, 3}, opts({1, 1}, {1, 1}, {1, 1}, 1)},
+                             {{2, 32, 14, 14}, {64, 32, 3, 3}, opts({1, 1}, {1, 1}, {1, 1}, 1)}};
+  for (const Case& c : cases) {
+    Tensor x64 = leaf(c.x), w64 = leaf(c.w), b64 = leaf({c.w[0]});
+    Tensor x32 = x64.detach().to(DType::Float32).set_requires_grad(true);
+    Tensor w32 = w64.detach().to(DType::Float32).set_requires_grad(true);
+    Tensor b32 = b64.detach().to(DType::Float32).set_requires_grad(true);
+    Tensor y64 = ops::conv2d(x64, w64, b64, c.o), y32 = ops::conv2d(x32, w32, b32, c.o);
+    Tensor g = random_tensor(y64.sizes());
+    y64.backward(g);
+    y32.backward(g.to(DType::Float32));
+    expect_close(y32, y64, 1e-4, 1e-4);
+    expect_close(x32.grad(), x64.grad(), 1e-4, 1e-4);
+    expect_close(w32.grad(), w64.grad(), 1e-4, 1e-3);
+    expect_close(b32.grad(), b64.grad(), 1e-4, 1e-3);
+  }
+}
+
 TEST(Conv, Errors) {
   Tensor x = ops::zeros({64, 3, 28, 28});
   EXPECT_ERROR_CONTAINS(ops::conv2d(x, ops::zeros({32, 1, 3, 3})),

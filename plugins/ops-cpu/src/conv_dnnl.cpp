@@ -1,0 +1,156 @@
+// oneDNN 2.6 (v2 API) float32 convolution: forward, backward-data and
+// backward-weights primitives chosen with format "any" so oneDNN picks its
+// blocked layouts and direct AVX2/AVX-512 JIT kernels; user NCHW/OIHW buffers
+// are reordered in and out. Primitives are cached per shape. Threads: oneDNN
+// runs on OpenMP, set to the run's `threads` before each call (OpenBLAS and
+// OpenMP never run at the same time, so the two pools do not oversubscribe).
+// Deliberately not here: float64 (oneDNN has no f64 convolution), shape checks.
+#include "conv_dnnl.h"
+
+#ifdef TRT_HAVE_DNNL
+#include <omp.h>
+
+#include <array>
+#include <dnnl.hpp>
+#include <map>
+#include <memory>
+#include <mutex>
+
+namespace trt_cpu {
+namespace {
+
+using namespace dnnl;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+struct Prims {
+  engine eng{engine::kind::cpu, 0};
+  memory::desc x_md, w_md, y_md, b_md;  // user layouts
+  convolution_forward::primitive_desc fwd_pd;
+  convolution_backward_data::primitive_desc bwd_pd;
+  convolution_backward_weights::primitive_desc bww_pd;
+  convolution_forward fwd;
+  convolution_backward_data bwd;
+  convolution_backward_weights bww;
+  memory buf_x, buf_w, buf_y, buf_dx, buf_dw, buf_dy;  // blocked-layout scratch
+};
+
+std::mutex& cache_mutex() {
+  static std::mutex m;
+  return m;
+}
+
+Prims& prims_for(const DnnlConvShape& s) {
+  static std::map<std::array<int64_t, 16>, std::unique_ptr<Prims>> cache;
+  std::array<int64_t, 16> key{s.N, s.C, s.H, s.W, s.O, s.kh, s.kw, s.OH, s.OW, s.sh, s.sw, s.ph, s.pw, s.dh, s.dw, s.G};
+  auto& slot = cache[key];
+  if (slot) return *slot;
+  auto p = std::make_unique<Prims>();
+  memory::dims x{s.N, s.C, s.H, s.W}, y{s.N, s.O, s.OH, s.OW}, b{s.O}, st{s.sh, s.sw}, pad{s.ph, s.pw},
+      dil{s.dh - 1, s.dw - 1};
+  memory::dims w = s.G == 1 ? memory::dims{s.O, s.C, s.kh, s.kw} : memory::dims{s.G, s.O / s.G, s.C / s.G, s.kh, s.kw};
+  p->x_md = memory::desc(x, dt::f32, tag::nchw);
+  p->y_md = memory::desc(y, dt::f32, tag::nchw);
+  p->w_md = memory::desc(w, dt::f32, s.G == 1 ? tag::oihw : tag::goihw);
+  p->b_md = memory::desc(b, dt::f32, tag::x);
+  auto any_x = memory::desc(x, dt::f32, tag::any), any_y = memory::desc(y, dt::f32, tag::any),
+       any_w = memory::desc(w, dt::f32, tag::any);
+  const auto algo = algorithm::convolution_direct;
+  p->fwd_pd = convolution_forward::primitive_desc(
+      convolution_forward::desc(prop_kind::forward_training, algo, any_x, any_w, p->b_md, any_y, st, dil, pad, pad),
+      p->eng);
+  p->bwd_pd = convolution_backward_data::primitive_desc(
+      convolution_backward_data::desc(algo, any_x, any_w, any_y, st, dil, pad, pad), p->eng, p->fwd_pd);
+  p->bww_pd = convolution_backward_weights::primitive_desc(
+      convolution_backward_weights::desc(algo, any_x, any_w, any_y, st, dil, pad, pad), p->eng, p->fwd_pd);
+  p->fwd = convolution_forward(p->fwd_pd);
+  p->bwd = convolution_backward_data(p->bwd_pd);
+  p->bww = convolution_backward_weights(p->bww_pd);
+  slot = std::move(p);
+  return *slot;
+}
+
+// The user's buffer when oneDNN wants its layout, else `buf` (in `want`'s layout) filled by a reorder.
+memory input(Prims& p, stream& st, const memory::desc& want, const memory::desc& user_md, const float* data,
+             memory& buf) {
+  memory user(user_md, p.eng, const_cast<float*>(data));
+  if (want == user_md) return user;
+  if (!buf || buf.get_desc() != want) buf = memory(want, p.eng);
+  reorder(user, buf).execute(st, user, buf);
+  return buf;
+}
+
+// Runs `run` into the user's buffer or into `buf`, then reorders back to the user layout.
+template <typename Run>
+void output(Prims& p, stream& st, const memory::desc& have, const memory::desc& user_md, float* data, memory& buf,
+            Run&& run) {
+  memory user(user_md, p.eng, data);
+  if (have == user_md) {
+    run(user);
+    return;
+  }
+  if (!buf || buf.get_desc() != have) buf = memory(have, p.eng);
+  run(buf);
+  reorder(buf, user).execute(st, buf, user);
+}
+
+template <typename Fn> bool guarded(const DnnlConvShape& s, int threads, Fn&& fn) {
+  try {
+    omp_set_num_threads(threads < 1 ? 1 : threads);
+    std::lock_guard lock(cache_mutex());  // scratch buffers live in the cache entry
+    Prims& p = prims_for(s);
+    stream st(p.eng);
+    fn(p, st);
+    st.wait();
+    return true;
+  } catch (const dnnl::error&) {
+    return false;  // unsupported shape: the caller takes the im2col path
+  }
+}
+
+}  // namespace
+
+bool dnnl_conv_forward(const DnnlConvShape& s, const float* x, const float* w, const float* b, float* y, int threads) {
+  return guarded(s, threads, [&](Prims& p, stream& st) {
+    memory xm = input(p, st, p.fwd_pd.src_desc(), p.x_md, x, p.buf_x);
+    memory wm = input(p, st, p.fwd_pd.weights_desc(), p.w_md, w, p.buf_w);
+    std::vector<float> zeros;
+    if (!b) zeros.assign(static_cast<size_t>(s.O), 0.f);
+    memory bm(p.b_md, p.eng, const_cast<float*>(b ? b : zeros.data()));
+    output(p, st, p.fwd_pd.dst_desc(), p.y_md, y, p.buf_y, [&](memory& ym) {
+      p.fwd.execute(st, {{DNNL_ARG_SRC, xm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_BIAS, bm}, {DNNL_ARG_DST, ym}});
+    });
+  });
+}
+
+bool dnnl_conv_backward_data(const DnnlConvShape& s, const float* dy, const float* w, float* dx, int threads) {
+  return guarded(s, threads, [&](Prims& p, stream& st) {
+    memory dym = input(p, st, p.bwd_pd.diff_dst_desc(), p.y_md, dy, p.buf_dy);
+    memory wm = input(p, st, p.bwd_pd.weights_desc(), p.w_md, w, p.buf_w);
+    output(p, st, p.bwd_pd.diff_src_desc(), p.x_md, dx, p.buf_dx, [&](memory& dxm) {
+      p.bwd.execute(st, {{DNNL_ARG_DIFF_DST, dym}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DIFF_SRC, dxm}});
+    });
+  });
+}
+
+bool dnnl_conv_backward_weights(const DnnlConvShape& s, const float* dy, const float* x, float* dw, int threads) {
+  return guarded(s, threads, [&](Prims& p, stream& st) {
+    memory dym = input(p, st, p.bww_pd.diff_dst_desc(), p.y_md, dy, p.buf_dy);
+    memory xm = input(p, st, p.bww_pd.src_desc(), p.x_md, x, p.buf_x);
+    output(p, st, p.bww_pd.diff_weights_desc(), p.w_md, dw, p.buf_dw, [&](memory& dwm) {
+      p.bww.execute(st, {{DNNL_ARG_DIFF_DST, dym}, {DNNL_ARG_SRC, xm}, {DNNL_ARG_DIFF_WEIGHTS, dwm}});
+    });
+  });
+}
+
+}  // namespace trt_cpu
+
+#else  // built without oneDNN: always fall back to im2col
+
+namespace trt_cpu {
+bool dnnl_conv_forward(const DnnlConvShape&, const float*, const float*, const float*, float*, int) { return false; }
+bool dnnl_conv_backward_data(const DnnlConvShape&, const float*, const float*, float*, int) { return false; }
+bool dnnl_conv_backward_weights(const DnnlConvShape&, const float*, const float*, float*, int) { return false; }
+}  // namespace trt_cpu
+
+#endif

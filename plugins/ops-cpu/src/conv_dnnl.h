@@ -1,0 +1,21 @@
+// float32 convolution through oneDNN 2.6 (direct JIT kernels on blocked layouts),
+// used by conv_pool.cpp when the plugin is built with oneDNN (TRT_HAVE_DNNL).
+// Each function returns false when oneDNN is absent or refuses the shape; the
+// caller then runs the im2col + OpenBLAS path (which float64 always takes).
+#pragma once
+#include <cstdint>
+
+namespace trt_cpu {
+
+struct DnnlConvShape {
+  int64_t N, C, H, W, O, kh, kw, OH, OW, sh, sw, ph, pw, dh, dw, G;
+};
+
+// y = conv(x, w) + b (b may be null); all NCHW / OIHW contiguous float32.
+bool dnnl_conv_forward(const DnnlConvShape& s, const float* x, const float* w, const float* b, float* y, int threads);
+// dx = conv^T(dy, w)
+bool dnnl_conv_backward_data(const DnnlConvShape& s, const float* dy, const float* w, float* dx, int threads);
+// dw = dconv/dw (dy, x)
+bool dnnl_conv_backward_weights(const DnnlConvShape& s, const float* dy, const float* x, float* dw, int threads);
+
+}  // namespace trt_cpu
