@@ -43,6 +43,26 @@ template <typename T> void max_pool(const PoolGeom& g, const T* x, T* y, int64_t
       const T* in = x + p * g.H * g.W;
       T* out = y + p * g.OH * g.OW;
       int64_t* ind = idx + p * g.OH * g.OW;
+      if (g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0) {
+        // The common MaxPool2d(2): two input rows per output row, no bounds checks.
+        for (int64_t oh = 0; oh < g.OH; ++oh) {
+          const T* r0 = in + 2 * oh * g.W;
+          const T* r1 = r0 + g.W;
+          for (int64_t ow = 0; ow < g.OW; ++ow) {
+            // Branch-free pairwise max (random data defeats the branch predictor);
+            // a later element wins only when strictly greater, so ties keep the first.
+            int64_t c = 2 * ow, i0 = 2 * oh * g.W + c, i1 = i0 + g.W;
+            T a = r0[c], b = r0[c + 1], d = r1[c], e = r1[c + 1];
+            bool kb = b > a || (b != b && a == a), ke = e > d || (e != e && d == d);
+            T m0 = kb ? b : a, m1 = ke ? e : d;
+            int64_t j0 = kb ? i0 + 1 : i0, j1 = ke ? i1 + 1 : i1;
+            bool k1 = m1 > m0 || (m1 != m1 && m0 == m0);
+            out[oh * g.OW + ow] = k1 ? m1 : m0;
+            ind[oh * g.OW + ow] = k1 ? j1 : j0;
+          }
+        }
+        continue;
+      }
       for (int64_t oh = 0; oh < g.OH; ++oh) {
         int64_t h0 = std::max<int64_t>(oh * g.sh - g.ph, 0), h1 = std::min(oh * g.sh - g.ph + g.kh, g.H);
         for (int64_t ow = 0; ow < g.OW; ++ow) {
@@ -52,13 +72,11 @@ template <typename T> void max_pool(const PoolGeom& g, const T* x, T* y, int64_t
           for (int64_t ih = h0; ih < h1; ++ih)
             for (int64_t iw = w0; iw < w1; ++iw) {
               T v = in[ih * g.W + iw];
-              if (v > m || std::isnan(v)) {
+              if (v > m || (v != v && m == m)) {  // a NaN replaces a number, never another NaN
                 m = v;
                 best = ih * g.W + iw;
-                if (std::isnan(v)) goto done;
               }
             }
-        done:
           out[oh * g.OW + ow] = m;
           ind[oh * g.OW + ow] = best;
         }
