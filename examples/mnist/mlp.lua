@@ -5,14 +5,14 @@ local optim = require "trainrt.optim"
 local data = require "trainrt.data"
 
 local args = trainrt.args{
-  epochs = 3,
-  batch_size = 64,
-  lr = 1e-3,
-  optimizer = "adam",  -- adam | sgd (momentum 0.9)
-  limit = 0,
-  test_limit = 0,
-  data = "/usr/share/datasets/fashion-mnist",
-  log_every = 100,
+  epochs = { 3, help = "passes over the training set" },
+  batch_size = { 64, help = "training batch size" },
+  lr = { 1e-3, help = "learning rate" },
+  optimizer = { "adam", help = "adam, or sgd (momentum 0.9)" },
+  limit = { 0, help = "train on the first N samples (0 = all)" },
+  test_limit = { 0, help = "evaluate on the first N test samples (0 = all)" },
+  data = { "/usr/share/datasets/fashion-mnist", help = "folder with the Fashion-MNIST IDX files" },
+  log_every = { 100, help = "without a terminal, a progress line every N steps" },
 }
 local normalize = { mean = 0.2860, std = 0.3530 }
 

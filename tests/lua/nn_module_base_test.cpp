@@ -82,11 +82,13 @@ check(tostring(seq) == expected, "Sequential tostring tree")
 local nested = tostring(nn.Sequential{ nn.Sequential{ nn.Tanh() } })
 check(nested == "Sequential(\n  (1): Sequential(\n    (1): Tanh()\n  )\n)", "nested tostring indents")
 check(tostring(net):find("(blocks.1): Block(", 1, true) ~= nil, "user module tostring")
+local w = net.stem.weight
+check(net:to("cpu") == net and rawequal(net.stem.weight, w) and w:is_leaf(), "to(cpu) keeps cpu parameters")
 )lua",
                        {"modules start in training mode", "eval returns self", "eval reaches every descendant",
                         "train reaches every descendant", "backward reaches the stem", "zero_grad clears gradients",
                         "Sequential:add chains", "Sequential tostring tree", "nested tostring indents",
-                        "user module tostring"});
+                        "user module tostring", "to(cpu) keeps cpu parameters"});
 }
 
 TEST(NnModule, StateDictRoundTripIncludesBuffers) {
