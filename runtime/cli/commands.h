@@ -13,6 +13,7 @@ namespace trainrt::cli {
 int train_command(const std::vector<std::string>& args);
 int plugins_command(const std::vector<std::string>& args);
 int devices_command(const std::vector<std::string>& args);
+int bench_command(const std::vector<std::string>& args);
 
 // What every command that runs something does first: load trainrt.toml (or
 // --config), apply overrides, apply the settings (log level, threads, seed)

@@ -24,6 +24,7 @@ void print_usage(std::FILE* out) {
                "  train      run a Lua training script (trainrt train --help)\n"
                "  plugins    list loaded and refused plugins with what they provide\n"
                "  devices    list the devices a run can use\n"
+               "  bench      measure training throughput against this machine's sgemm rate (trainrt bench --help)\n"
                "  version    print the version\n");
 }
 
@@ -50,10 +51,11 @@ int dispatch(const std::vector<std::string>& args) {
   if (command == "train") return train_command(rest);
   if (command == "plugins") return plugins_command(rest);
   if (command == "devices") return devices_command(rest);
+  if (command == "bench") return bench_command(rest);
   trainrt::RunOptions probe;
   if (ends_with(command, ".lua") || trainrt::take_run_option(args, 0, probe) > 0) return train_command(args);
   throw trainrt::UsageError("unknown command '" + command +
-                            "' (commands: train, plugins, devices, version; or a SCRIPT.lua to train)");
+                            "' (commands: train, plugins, devices, bench, version; or a SCRIPT.lua to train)");
 }
 
 }  // namespace

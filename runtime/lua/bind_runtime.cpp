@@ -12,6 +12,7 @@
 #include "lua/lua_util.h"
 #include "trainrt/dispatch.h"
 #include "trainrt/plugins.h"
+#include "trainrt/process.h"
 
 namespace trainrt::lua {
 namespace {
@@ -28,6 +29,15 @@ int l_threads(lua_State* L) {
 int l_clock(lua_State* L) {
   auto now = std::chrono::steady_clock::now().time_since_epoch();
   lua_pushnumber(L, std::chrono::duration<double>(now).count());
+  return 1;
+}
+// -> {uptime_s = seconds since the process started, peak_rss_bytes = peak resident memory}
+int l_process(lua_State* L) {
+  lua_createtable(L, 0, 2);
+  lua_pushnumber(L, seconds_since_process_start());
+  lua_setfield(L, -2, "uptime_s");
+  lua_pushinteger(L, peak_rss_bytes());
+  lua_setfield(L, -2, "peak_rss_bytes");
   return 1;
 }
 int l_exit(lua_State* L) {
@@ -75,6 +85,7 @@ const luaL_Reg kFunctions[] = {
     {"threads", guarded<l_threads>},
     {"exit", guarded<l_exit>},
     {"clock", guarded<l_clock>},
+    {"process", guarded<l_process>},
     {"plugins", guarded<l_plugins>},
     {nullptr, nullptr},
 };
