@@ -201,11 +201,7 @@ int main(int argc, char** argv) {
   int threads = threads_from(argc, argv);
   trainrt::set_num_threads(threads);
   openblas_set_num_threads(threads);
-  // oneDNN's OpenMP workers otherwise spin between calls and fight OpenBLAS's
-  // threads (and other processes) for the cores: at 2 threads on a busy 2-core
-  // machine conv2 forward fell from 44 to 9 GFLOP/s. libgomp reads this when the
-  // ops-cpu plugin loads it, so it must be set before load_plugins().
-  setenv("OMP_WAIT_POLICY", "passive", /*overwrite=*/0);
+  // load_plugins() sets OMP_WAIT_POLICY=passive before libgomp loads (see loader.cpp).
   trainrt::load_plugins();
   g_sgemm_gflops = sgemm_gflops(1024, 1024, 1024, 1.0);
   std::printf("trainrt_bench: threads=%d, sgemm 1024^3 = %.1f GFLOP/s (reference for pct_of_sgemm)\n", threads,

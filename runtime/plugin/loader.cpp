@@ -169,6 +169,11 @@ bool load_plugin_file(const std::string& path) {
 }
 
 void load_plugins(const std::vector<std::string>& extra) {
+  // OpenMP workers (oneDNN in ops-cpu) otherwise spin between calls and fight
+  // OpenBLAS's pthreads for the cores: at 2 threads on a 2-core machine conv2
+  // forward fell from 44 to 9 GFLOP/s. libgomp reads this once, when a plugin
+  // first loads it, so it is set here; a user's own setting wins.
+  setenv("OMP_WAIT_POLICY", "passive", /*overwrite=*/0);
   for (const std::string& entry : plugin_search_path(extra)) {
     std::error_code ec;
     if (fs::is_directory(entry, ec)) {
