@@ -131,16 +131,16 @@ Shape user_out_shape(const Tensor& x, const Shape& out4) {
 
 Tensor max_pool2d(const Tensor& x, const Pool2dOptions& o) {
   PoolShape ps = pool_shape(x, o, "max_pool2d");
-  Tensor y = Tensor::empty(ps.out4, x.dtype(), x.device());              // y: (N, C, OH, OW)
-  Tensor indices = Tensor::empty(ps.out4, DType::Int64, x.device());     // flat ih * W + iw per output
-  if (y.numel()) call_kernel("max_pool2d", {ps.x4}, {y, indices}, ps.attrs);
+  Tensor y = Tensor::empty(ps.out4, x.dtype(), x.device());  // y: (N, C, OH, OW)
+  if (y.numel()) call_kernel("max_pool2d", {ps.x4}, {y}, ps.attrs);
   Tensor out = y.view(user_out_shape(x, ps.out4));
-  // forward: y = x[argmax over window]  =>  dx[argmax] += dy
-  record("max_pool2d", {x}, out, [in4 = ps.x4.sizes(), in_shape = x.sizes(), out4 = ps.out4, indices,
+  // forward: y = x[argmax over window]  =>  dx[argmax] += dy; the kernel finds
+  // the argmax again from x and y (no index tensor: cheaper than storing one).
+  record("max_pool2d", {x}, out, [x4 = ps.x4.detach(), y = y.detach(), in_shape = x.sizes(), out4 = ps.out4,
                                   attrs = ps.attrs](const Tensor& g) {
     Tensor dy = g.contiguous().view(out4);
-    Tensor dx = Tensor::empty(in4, dy.dtype(), dy.device());
-    call_kernel("max_pool2d_backward", {dy, indices}, {dx}, attrs);
+    Tensor dx = Tensor::empty(x4.sizes(), dy.dtype(), dy.device());
+    call_kernel("max_pool2d_backward", {dy, x4, y}, {dx}, attrs);
     return std::vector<Tensor>{dx.view(in_shape)};
   });
   return out;

@@ -1,6 +1,7 @@
 // max_pool2d and avg_pool2d against plain-loop float64 references (stride,
 // padding, count_include_pad, 3-D input), finite-difference gradients
 // (non-contiguous input included) and shape errors.
+#include <cmath>
 #include <limits>
 
 #include "test_util.h"
@@ -45,6 +46,31 @@ Tensor ref_pool(const Tensor& x, const ops::Pool2dOptions& o, bool is_max) {
         y.push_back(is_max ? m : s / (o.count_include_pad ? o.kernel[0] * o.kernel[1] : count));
       }
   return Tensor::from_vector(y, {N, C, OH, OW}, DType::Float64);
+}
+
+// Ties and NaN: the gradient goes to one element per window, the first maximum
+// (or the first NaN, which wins as in PyTorch), on the 2x2 fast path and the general one.
+TEST(Pool, MaxPoolTiesAndNaNRouteGradientToTheFirstWinner) {
+  double nan = std::numeric_limits<double>::quiet_NaN();
+  // x: (1, 1, 2, 4) = [[5, 5, 9, NaN], [1, 5, 2, 3]]
+  std::vector<double> values{5, 5, 9, nan, 1, 5, 2, 3};
+  struct Case {
+    ops::Pool2dOptions options;
+    std::vector<double> grad;
+  };
+  // stride 2 (fast path): windows {5,5,1,5} -> x0, {9,NaN,2,3} -> x3
+  // stride 1 (general path): adds the window {5,9,5,2} -> x2
+  for (const Case& c : {Case{popts({2, 2}, {0, 0}, {0, 0}), {1, 0, 0, 1, 0, 0, 0, 0}},
+                        Case{popts({2, 2}, {1, 1}, {0, 0}), {1, 0, 1, 1, 0, 0, 0, 0}}}) {
+    Tensor x = Tensor::from_vector(values, {1, 1, 2, 4}, DType::Float64);
+    x.set_requires_grad(true);
+    Tensor y = ops::max_pool2d(x, c.options);
+    std::vector<double> yv = y.to_vector();
+    EXPECT_EQ(yv.front(), 5);
+    EXPECT_TRUE(std::isnan(yv.back())) << "NaN must win its window";
+    ops::sum(y).backward();
+    EXPECT_EQ(x.grad().to_vector(), c.grad);
+  }
 }
 
 TEST(Pool, MaxPoolMatchesReference) {

@@ -1,5 +1,5 @@
-// Pooling kernels over NCHW planes: max_pool2d (with arg-max indices for the
-// backward scatter) and avg_pool2d (count_include_pad as in PyTorch), each with
+// Pooling kernels over NCHW planes: max_pool2d (the backward finds the arg-max
+// again from x and y) and avg_pool2d (count_include_pad as in PyTorch), each with
 // its backward. Plain loops, one (n, c) plane per task, split over `threads`:
 // pooling is memory-bound, so there is no library call to make here.
 // Deliberately not here: shape checks (runtime/ops/conv_pool.cpp), ceil_mode.
@@ -36,64 +36,103 @@ trt_status check(const trt_kernel_args* a, const char* op, int n_in, int n_out, 
   return TRT_OK;
 }
 
-// y[p, oh, ow] = max over the window (NaN wins, as in PyTorch); idx = ih * W + iw of the max.
-template <typename T> void max_pool(const PoolGeom& g, const T* x, T* y, int64_t* idx, int threads) {
+// Max pooling keeps no indices: the backward finds each window's arg-max again
+// from x and y (as cuDNN's pooling backward does). Storing int64 indices cost
+// more than the pooling itself on a memory-bound CPU.
+// A window's winner: the first element that is strictly greater than all before
+// it, or the first NaN (NaN wins, as in PyTorch).
+template <typename T> bool replaces(T candidate, T best) {
+  return candidate > best || (candidate != candidate && best == best);
+}
+template <typename T> bool is_winner(T v, T y) { return v == y || (v != v && y != y); }
+
+bool is_pool2x2(const PoolGeom& g) {
+  return g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0;
+}
+
+// Any window of the plane; the reference path.
+template <typename T> void max_pool_plane(const PoolGeom& g, const T* in, T* out) {
+  for (int64_t oh = 0; oh < g.OH; ++oh) {
+    int64_t h0 = std::max<int64_t>(oh * g.sh - g.ph, 0), h1 = std::min(oh * g.sh - g.ph + g.kh, g.H);
+    for (int64_t ow = 0; ow < g.OW; ++ow) {
+      int64_t w0 = std::max<int64_t>(ow * g.sw - g.pw, 0), w1 = std::min(ow * g.sw - g.pw + g.kw, g.W);
+      T m = in[h0 * g.W + w0];
+      for (int64_t ih = h0; ih < h1; ++ih)
+        for (int64_t iw = w0; iw < w1; ++iw)
+          if (replaces(in[ih * g.W + iw], m)) m = in[ih * g.W + iw];
+      out[oh * g.OW + ow] = m;
+    }
+  }
+}
+
+// MaxPool2d(2): selects without NaN logic so the loop stays branch-free;
+// returns false when the plane holds a NaN (the caller redoes it exactly).
+template <typename T> bool max_pool_plane_2x2(const PoolGeom& g, const T* in, T* out) {
+  bool nan_seen = false;
+  for (int64_t oh = 0; oh < g.OH; ++oh) {
+    const T* r0 = in + 2 * oh * g.W;
+    const T* r1 = r0 + g.W;
+    T* row = out + oh * g.OW;
+    for (int64_t ow = 0; ow < g.OW; ++ow) {
+      T a = r0[2 * ow], b = r0[2 * ow + 1], d = r1[2 * ow], e = r1[2 * ow + 1];
+      nan_seen |= (a != a) | (b != b) | (d != d) | (e != e);
+      T m0 = b > a ? b : a, m1 = e > d ? e : d;
+      row[ow] = m1 > m0 ? m1 : m0;
+    }
+  }
+  return !nan_seen;
+}
+
+// y: (planes, OH, OW) = max over each window of x: (planes, H, W)
+template <typename T> void max_pool(const PoolGeom& g, const T* x, T* y, int threads) {
   parallel_for(g.planes, threads, [&](int64_t begin, int64_t end) {
     for (int64_t p = begin; p < end; ++p) {
       const T* in = x + p * g.H * g.W;
       T* out = y + p * g.OH * g.OW;
-      int64_t* ind = idx + p * g.OH * g.OW;
-      if (g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0) {
-        // The common MaxPool2d(2): two input rows per output row, no bounds checks.
-        for (int64_t oh = 0; oh < g.OH; ++oh) {
-          const T* r0 = in + 2 * oh * g.W;
-          const T* r1 = r0 + g.W;
-          for (int64_t ow = 0; ow < g.OW; ++ow) {
-            // Branch-free pairwise max (random data defeats the branch predictor);
-            // a later element wins only when strictly greater, so ties keep the first.
-            int64_t c = 2 * ow, i0 = 2 * oh * g.W + c, i1 = i0 + g.W;
-            T a = r0[c], b = r0[c + 1], d = r1[c], e = r1[c + 1];
-            bool kb = b > a || (b != b && a == a), ke = e > d || (e != e && d == d);
-            T m0 = kb ? b : a, m1 = ke ? e : d;
-            int64_t j0 = kb ? i0 + 1 : i0, j1 = ke ? i1 + 1 : i1;
-            bool k1 = m1 > m0 || (m1 != m1 && m0 == m0);
-            out[oh * g.OW + ow] = k1 ? m1 : m0;
-            ind[oh * g.OW + ow] = k1 ? j1 : j0;
-          }
-        }
-        continue;
-      }
-      for (int64_t oh = 0; oh < g.OH; ++oh) {
-        int64_t h0 = std::max<int64_t>(oh * g.sh - g.ph, 0), h1 = std::min(oh * g.sh - g.ph + g.kh, g.H);
-        for (int64_t ow = 0; ow < g.OW; ++ow) {
-          int64_t w0 = std::max<int64_t>(ow * g.sw - g.pw, 0), w1 = std::min(ow * g.sw - g.pw + g.kw, g.W);
-          int64_t best = h0 * g.W + w0;
-          T m = in[best];
-          for (int64_t ih = h0; ih < h1; ++ih)
-            for (int64_t iw = w0; iw < w1; ++iw) {
-              T v = in[ih * g.W + iw];
-              if (v > m || (v != v && m == m)) {  // a NaN replaces a number, never another NaN
-                m = v;
-                best = ih * g.W + iw;
-              }
-            }
-          out[oh * g.OW + ow] = m;
-          ind[oh * g.OW + ow] = best;
-        }
-      }
+      if (!is_pool2x2(g) || !max_pool_plane_2x2(g, in, out)) max_pool_plane(g, in, out);
     }
   }, 8);
 }
 
-// forward: y = x[idx]  =>  dx[idx] += dy (dx zeroed here)
-template <typename T> void max_pool_backward(const PoolGeom& g, const T* dy, const int64_t* idx, T* dx, int threads) {
+// forward: y = x[winner of window]  =>  dx[winner] += dy
+template <typename T>
+void max_pool_backward(const PoolGeom& g, const T* dy, const T* x, const T* y, T* dx, int threads) {
+  bool tiled = is_pool2x2(g) && g.H == 2 * g.OH && g.W == 2 * g.OW;  // windows cover the plane exactly
   parallel_for(g.planes, threads, [&](int64_t begin, int64_t end) {
     for (int64_t p = begin; p < end; ++p) {
-      T* d = dx + p * g.H * g.W;
-      std::memset(d, 0, sizeof(T) * g.H * g.W);
+      const T* in = x + p * g.H * g.W;
+      const T* ym = y + p * g.OH * g.OW;
       const T* gy = dy + p * g.OH * g.OW;
-      const int64_t* ind = idx + p * g.OH * g.OW;
-      for (int64_t k = 0; k < g.OH * g.OW; ++k) d[ind[k]] += gy[k];
+      T* d = dx + p * g.H * g.W;
+      if (tiled) {  // every dx element is written once: no zeroing pass
+        for (int64_t oh = 0; oh < g.OH; ++oh)
+          for (int64_t ow = 0; ow < g.OW; ++ow) {
+            int64_t i0 = 2 * oh * g.W + 2 * ow, k = oh * g.OW + ow;
+            int64_t window[4] = {i0, i0 + 1, i0 + g.W, i0 + g.W + 1};
+            bool taken = false;
+            for (int64_t i : window) {
+              bool win = !taken && is_winner(in[i], ym[k]);
+              d[i] = win ? gy[k] : T(0);
+              taken |= win;
+            }
+          }
+        continue;
+      }
+      std::memset(d, 0, sizeof(T) * g.H * g.W);
+      for (int64_t oh = 0; oh < g.OH; ++oh) {
+        int64_t h0 = std::max<int64_t>(oh * g.sh - g.ph, 0), h1 = std::min(oh * g.sh - g.ph + g.kh, g.H);
+        for (int64_t ow = 0; ow < g.OW; ++ow) {
+          int64_t w0 = std::max<int64_t>(ow * g.sw - g.pw, 0), w1 = std::min(ow * g.sw - g.pw + g.kw, g.W);
+          int64_t k = oh * g.OW + ow, winner = -1;
+          for (int64_t ih = h0; ih < h1 && winner < 0; ++ih)
+            for (int64_t iw = w0; iw < w1; ++iw)
+              if (is_winner(in[ih * g.W + iw], ym[k])) {
+                winner = ih * g.W + iw;
+                break;
+              }
+          if (winner >= 0) d[winner] += gy[k];
+        }
+      }
     }
   }, 8);
 }
@@ -147,25 +186,25 @@ template <typename T> void avg_pool_backward(const PoolGeom& g, bool include_pad
   }, 8);
 }
 
-// max_pool2d: inputs [x (N, C, H, W)], outputs [y (N, C, OH, OW), indices int64 (N, C, OH, OW)],
-// int_attrs [kh, kw, sh, sw, ph, pw]
+// max_pool2d: inputs [x (N, C, H, W)], outputs [y (N, C, OH, OW)], int_attrs [kh, kw, sh, sw, ph, pw]
 trt_status max_pool2d_kernel(const trt_kernel_args* a) {
-  if (trt_status s = check(a, "max_pool2d", 1, 2, 6); s != TRT_OK) return s;
-  if (a->outputs[1].dtype != TRT_INT64) return fail(a, TRT_ERR_INVALID_ARGUMENT, "max_pool2d: indices must be int64");
+  if (trt_status s = check(a, "max_pool2d", 1, 1, 6); s != TRT_OK) return s;
   PoolGeom g = geom(a, a->inputs[0], a->outputs[0]);
   TRT_CPU_DISPATCH_FLOAT(a, a->inputs[0].dtype,
                          max_pool<scalar_t>(g, data<scalar_t>(a->inputs[0]), data<scalar_t>(a->outputs[0]),
-                                            data<int64_t>(a->outputs[1]), a->num_threads));
+                                            a->num_threads));
   return TRT_OK;
 }
 
-// max_pool2d_backward: inputs [dy (N, C, OH, OW), indices], outputs [dx (N, C, H, W)], int_attrs as forward
+// max_pool2d_backward: inputs [dy (N, C, OH, OW), x (N, C, H, W), y (N, C, OH, OW)],
+// outputs [dx (N, C, H, W)], int_attrs as forward
 trt_status max_pool2d_backward_kernel(const trt_kernel_args* a) {
-  if (trt_status s = check(a, "max_pool2d_backward", 2, 1, 6); s != TRT_OK) return s;
+  if (trt_status s = check(a, "max_pool2d_backward", 3, 1, 6); s != TRT_OK) return s;
   PoolGeom g = geom(a, a->outputs[0], a->inputs[0]);
   TRT_CPU_DISPATCH_FLOAT(a, a->inputs[0].dtype,
-                         max_pool_backward<scalar_t>(g, data<scalar_t>(a->inputs[0]), data<int64_t>(a->inputs[1]),
-                                                     data<scalar_t>(a->outputs[0]), a->num_threads));
+                         max_pool_backward<scalar_t>(g, data<scalar_t>(a->inputs[0]), data<scalar_t>(a->inputs[1]),
+                                                     data<scalar_t>(a->inputs[2]), data<scalar_t>(a->outputs[0]),
+                                                     a->num_threads));
   return TRT_OK;
 }
 
