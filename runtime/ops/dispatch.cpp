@@ -4,6 +4,9 @@
 #include "trainrt/dispatch.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -21,6 +24,47 @@ std::map<std::pair<std::string, DeviceType>, KernelEntry>& registry() {
 std::mutex& registry_mutex() {
   static std::mutex m;
   return m;
+}
+
+// TRAINRT_PROFILE=1: time every kernel call and print a table per op at exit.
+struct KernelProfile {
+  std::mutex mutex;
+  std::map<std::string, std::pair<int64_t, double>> calls;  // op -> (count, seconds)
+  // Never destroyed, so the table can still be read by the atexit printer.
+  static KernelProfile& instance() {
+    static KernelProfile* profile = [] {
+      auto* p = new KernelProfile;
+      std::atexit([] { instance().print(); });
+      return p;
+    }();
+    return *profile;
+  }
+  void add(const char* op, double seconds) {
+    std::lock_guard lock(mutex);
+    auto& entry = calls[op];
+    ++entry.first;
+    entry.second += seconds;
+  }
+  void print() {
+    std::vector<std::pair<std::string, std::pair<int64_t, double>>> rows(calls.begin(), calls.end());
+    std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.second > b.second.second; });
+    double total = 0;
+    for (const auto& r : rows) total += r.second.second;
+    std::fprintf(stderr, "trainrt: kernel profile (TRAINRT_PROFILE=1), %.3f s in kernels\n", total);
+    std::fprintf(stderr, "  %-28s %10s %12s %10s %6s\n", "op", "calls", "total_ms", "avg_us", "share");
+    for (const auto& [op, stat] : rows)
+      std::fprintf(stderr, "  %-28s %10lld %12.2f %10.1f %5.1f%%\n", op.c_str(), static_cast<long long>(stat.first),
+                   stat.second * 1e3, stat.second * 1e6 / static_cast<double>(stat.first),
+                   total > 0 ? 100 * stat.second / total : 0.0);
+  }
+};
+
+bool profiling_enabled() {
+  static const bool enabled = [] {
+    const char* env = std::getenv("TRAINRT_PROFILE");
+    return env && *env && std::string(env) != "0";
+  }();
+  return enabled;
 }
 
 int& thread_setting() {
@@ -105,7 +149,14 @@ void call_kernel(const char* op, const std::vector<Tensor>& inputs, const std::v
   args.num_threads = thread_setting();
   args.error = error;
   args.error_capacity = sizeof(error);
-  trt_status status = fn(&args);
+  trt_status status;
+  if (profiling_enabled()) {
+    auto start = std::chrono::steady_clock::now();
+    status = fn(&args);
+    KernelProfile::instance().add(op, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  } else {
+    status = fn(&args);
+  }
   if (status != TRT_OK) {
     std::string message = error[0] ? std::string(error) : std::string("kernel failed with status ") + std::to_string(status);
     // Kernels usually prefix the op name; add it when they did not.

@@ -104,18 +104,28 @@ void max_pool_backward(const PoolGeom& g, const T* dy, const T* x, const T* y, T
       const T* ym = y + p * g.OH * g.OW;
       const T* gy = dy + p * g.OH * g.OW;
       T* d = dx + p * g.H * g.W;
-      if (tiled) {  // every dx element is written once: no zeroing pass
-        for (int64_t oh = 0; oh < g.OH; ++oh)
+      if (tiled) {  // every dx element is written once: no zeroing pass, selects instead of branches
+        for (int64_t oh = 0; oh < g.OH; ++oh) {
+          const T* r0 = in + 2 * oh * g.W;
+          const T* r1 = r0 + g.W;
+          T* d0 = d + 2 * oh * g.W;
+          T* d1 = d0 + g.W;
+          const T* yr = ym + oh * g.OW;
+          const T* gr = gy + oh * g.OW;
           for (int64_t ow = 0; ow < g.OW; ++ow) {
-            int64_t i0 = 2 * oh * g.W + 2 * ow, k = oh * g.OW + ow;
-            int64_t window[4] = {i0, i0 + 1, i0 + g.W, i0 + g.W + 1};
-            bool taken = false;
-            for (int64_t i : window) {
-              bool win = !taken && is_winner(in[i], ym[k]);
-              d[i] = win ? gy[k] : T(0);
-              taken |= win;
-            }
+            T y_ = yr[ow], g_ = gr[ow];
+            T a = r0[2 * ow], b = r0[2 * ow + 1], c = r1[2 * ow], e = r1[2 * ow + 1];
+            bool y_nan = y_ != y_;
+            bool wa = (a == y_) | ((a != a) & y_nan);
+            bool wb = !wa & ((b == y_) | ((b != b) & y_nan));
+            bool wc = !(wa | wb) & ((c == y_) | ((c != c) & y_nan));
+            bool we = !(wa | wb | wc);
+            d0[2 * ow] = wa ? g_ : T(0);
+            d0[2 * ow + 1] = wb ? g_ : T(0);
+            d1[2 * ow] = wc ? g_ : T(0);
+            d1[2 * ow + 1] = we ? g_ : T(0);
           }
+        }
         continue;
       }
       std::memset(d, 0, sizeof(T) * g.H * g.W);
