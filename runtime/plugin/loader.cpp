@@ -169,11 +169,14 @@ bool load_plugin_file(const std::string& path) {
 }
 
 void load_plugins(const std::vector<std::string>& extra) {
-  // OpenMP workers (oneDNN in ops-cpu) otherwise spin between calls and fight
-  // OpenBLAS's pthreads for the cores: at 2 threads on a 2-core machine conv2
-  // forward fell from 44 to 9 GFLOP/s. libgomp reads this once, when a plugin
-  // first loads it, so it is set here; a user's own setting wins.
+  // Idle worker threads of the libraries the CPU plugin loads must sleep, not
+  // spin: oneDNN's OpenMP workers, OpenBLAS's pthreads and the plugin's own pool
+  // otherwise fight over the cores between calls (at 2 threads on 2 cores conv2
+  // forward fell from 44 to 9 GFLOP/s; the CNN step ran 20-30% slower with
+  // OpenBLAS's default spin of 2^28 cycles). Both libraries read these once,
+  // when a plugin first loads them, so they are set here; a user's setting wins.
   setenv("OMP_WAIT_POLICY", "passive", /*overwrite=*/0);
+  setenv("OPENBLAS_THREAD_TIMEOUT", "4", /*overwrite=*/0);
   for (const std::string& entry : plugin_search_path(extra)) {
     std::error_code ec;
     if (fs::is_directory(entry, ec)) {

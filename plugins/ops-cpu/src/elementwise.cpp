@@ -10,10 +10,11 @@
 namespace trt_cpu {
 namespace {
 
-template <typename To, typename From> void copy_rows(const trt_tensor_view& dst, const trt_tensor_view& src) {
+template <typename To, typename From>
+void copy_rows(const trt_tensor_view& dst, const trt_tensor_view& src, int threads) {
   To* d = data<To>(dst);
   const From* s = data<From>(src);
-  strided_rows<2>(dst, {&dst, &src}, [&](auto off, int64_t n, auto st) {
+  strided_rows_parallel<2>(dst, {&dst, &src}, threads, [&](auto off, int64_t n, auto st) {
     To* dp = d + off[0];
     const From* sp = s + off[1];
     if (st[0] == 1 && st[1] == 1)
@@ -29,7 +30,7 @@ trt_status copy_kernel(const trt_kernel_args* a) {
   const trt_tensor_view& src = a->inputs[0];
   TRT_CPU_DISPATCH_ALL(a, dst.dtype, {
     using To = scalar_t;
-    TRT_CPU_DISPATCH_ALL(a, src.dtype, copy_rows<To, scalar_t>(dst, src));
+    TRT_CPU_DISPATCH_ALL(a, src.dtype, copy_rows<To, scalar_t>(dst, src, a->num_threads));
   });
   return TRT_OK;
 }
@@ -40,7 +41,7 @@ trt_status fill_kernel(const trt_kernel_args* a) {
   TRT_CPU_DISPATCH_ALL(a, t.dtype, {
     scalar_t v = static_cast<scalar_t>(a->float_attrs[0]);
     scalar_t* p = data<scalar_t>(t);
-    strided_rows<1>(t, {&t}, [&](auto off, int64_t n, auto st) {
+    strided_rows_parallel<1>(t, {&t}, a->num_threads, [&](auto off, int64_t n, auto st) {
       for (int64_t i = 0; i < n; ++i) p[off[0] + i * st[0]] = v;
     });
   });
@@ -58,14 +59,15 @@ trt_status arange_kernel(const trt_kernel_args* a) {
   return TRT_OK;
 }
 
-template <typename T, typename O, typename F> void binary_rows(const trt_kernel_args* a, F f) {
+// threads = 1 for kernels whose f has side effects (integer division's zero flag).
+template <typename T, typename O, typename F> void binary_rows(const trt_kernel_args* a, F f, int threads) {
   const trt_tensor_view& out = a->outputs[0];
   const trt_tensor_view& x = a->inputs[0];
   const trt_tensor_view& y = a->inputs[1];
   O* o = data<O>(out);
   const T* xp = data<T>(x);
   const T* yp = data<T>(y);
-  strided_rows<3>(out, {&out, &x, &y}, [&](auto off, int64_t n, auto st) {
+  strided_rows_parallel<3>(out, {&out, &x, &y}, threads, [&](auto off, int64_t n, auto st) {
     O* op = o + off[0];
     const T* ap = xp + off[1];
     const T* bp = yp + off[2];
@@ -82,7 +84,7 @@ template <typename T, typename O, typename F> void binary_rows(const trt_kernel_
 #define TRT_BINARY(name, expr)                                                              \
   trt_status name##_kernel(const trt_kernel_args* a) {                                      \
     TRT_CPU_DISPATCH_ALL(a, a->outputs[0].dtype,                                            \
-                         binary_rows<scalar_t, scalar_t>(a, [](scalar_t x, scalar_t y) { return static_cast<scalar_t>(expr); })); \
+                         binary_rows<scalar_t, scalar_t>(a, [](scalar_t x, scalar_t y) { return static_cast<scalar_t>(expr); }, a->num_threads)); \
     return TRT_OK;                                                                          \
   }
 TRT_BINARY(add, x + y)
@@ -97,18 +99,18 @@ trt_status div_kernel(const trt_kernel_args* a) {
     TRT_CPU_DISPATCH_ALL(a, a->outputs[0].dtype, binary_rows<scalar_t, scalar_t>(a, [&](scalar_t x, scalar_t y) {
       if (y == 0) { zero = true; return scalar_t(0); }
       return static_cast<scalar_t>(x / y);
-    }));
+    }, /*threads=*/1));
     if (zero) return fail(a, TRT_ERR_INVALID_ARGUMENT, "div: integer division by zero");
     return TRT_OK;
   }
   TRT_CPU_DISPATCH_FLOAT(a, a->outputs[0].dtype,
-                         binary_rows<scalar_t, scalar_t>(a, [](scalar_t x, scalar_t y) { return x / y; }));
+                         binary_rows<scalar_t, scalar_t>(a, [](scalar_t x, scalar_t y) { return x / y; }, a->num_threads));
   return TRT_OK;
 }
 
 trt_status pow_kernel(const trt_kernel_args* a) {
   TRT_CPU_DISPATCH_FLOAT(a, a->outputs[0].dtype,
-                         binary_rows<scalar_t, scalar_t>(a, [](scalar_t x, scalar_t y) { return std::pow(x, y); }));
+                         binary_rows<scalar_t, scalar_t>(a, [](scalar_t x, scalar_t y) { return std::pow(x, y); }, a->num_threads));
   return TRT_OK;
 }
 
@@ -116,7 +118,7 @@ trt_status pow_kernel(const trt_kernel_args* a) {
 #define TRT_COMPARE(name, op)                                                                    \
   trt_status name##_kernel(const trt_kernel_args* a) {                                           \
     TRT_CPU_DISPATCH_ALL(a, a->inputs[0].dtype,                                                  \
-                         binary_rows<scalar_t, uint8_t>(a, [](scalar_t x, scalar_t y) { return uint8_t(x op y); })); \
+                         binary_rows<scalar_t, uint8_t>(a, [](scalar_t x, scalar_t y) { return uint8_t(x op y); }, a->num_threads)); \
     return TRT_OK;                                                                               \
   }
 TRT_COMPARE(eq, ==)
@@ -132,7 +134,7 @@ template <typename T, typename F> void unary_rows(const trt_kernel_args* a, F f)
   const trt_tensor_view& x = a->inputs[0];
   T* o = data<T>(out);
   const T* xp = data<T>(x);
-  strided_rows<2>(out, {&out, &x}, [&](auto off, int64_t n, auto st) {
+  strided_rows_parallel<2>(out, {&out, &x}, a->num_threads, [&](auto off, int64_t n, auto st) {
     if (st[0] == 1 && st[1] == 1)
       for (int64_t i = 0; i < n; ++i) o[off[0] + i] = f(xp[off[1] + i]);
     else
@@ -160,7 +162,7 @@ TRT_UNARY(tanh, TRT_CPU_DISPATCH_FLOAT, std::tanh(x))
 #define TRT_ACT_BACKWARD(name, fn)                                                                   \
   trt_status name##_kernel(const trt_kernel_args* a) {                                               \
     TRT_CPU_DISPATCH_FLOAT(a, a->outputs[0].dtype,                                                   \
-                           binary_rows<scalar_t, scalar_t>(a, [](scalar_t dy, scalar_t s) { return fn(dy, s); })); \
+                           binary_rows<scalar_t, scalar_t>(a, [](scalar_t dy, scalar_t s) { return fn(dy, s); }, a->num_threads)); \
     return TRT_OK;                                                                                   \
   }
 TRT_ACT_BACKWARD(relu_backward, trainrt::math::relu_backward)

@@ -9,8 +9,9 @@
 #include <algorithm>
 #include <cstdint>
 #include <memory>
-#include <thread>
 #include <vector>
+
+#include "thread_pool.h"
 
 namespace trt_cpu {
 
@@ -50,25 +51,6 @@ inline MatLayout mat_layout(int64_t rows, int64_t cols, int64_t row_stride, int6
   if ((cols == 1 || col_stride == 1) && (rows == 1 || row_stride >= c)) return {true, false, rows == 1 ? c : row_stride};
   if ((rows == 1 || row_stride == 1) && (cols == 1 || col_stride >= r)) return {true, true, cols == 1 ? r : col_stride};
   return {};
-}
-
-// Runs fn(begin, end) over [0, n) split into up to `threads` contiguous chunks;
-// chunk 0 runs on the calling thread. Small n or threads == 1 stays serial.
-template <typename Fn> void parallel_for(int64_t n, int threads, Fn&& fn, int64_t min_per_thread = 1) {
-  int64_t t = std::min<int64_t>(threads, n / std::max<int64_t>(min_per_thread, 1));
-  if (t <= 1) {
-    if (n > 0) fn(int64_t{0}, n);
-    return;
-  }
-  std::vector<std::thread> workers;
-  workers.reserve(static_cast<size_t>(t - 1));
-  int64_t chunk = (n + t - 1) / t;
-  for (int64_t i = 1; i < t; ++i) {
-    int64_t b = i * chunk, e = std::min(n, b + chunk);
-    if (b < e) workers.emplace_back([&fn, b, e] { fn(b, e); });
-  }
-  fn(int64_t{0}, std::min(n, chunk));
-  for (auto& w : workers) w.join();
 }
 
 // A grow-only scratch buffer per (thread, slot): convolution's column matrices

@@ -27,9 +27,10 @@ template <typename T> void sgd_into(const trt_kernel_args* a) {
   T lr = static_cast<T>(a->float_attrs[0]), momentum = static_cast<T>(a->float_attrs[1]),
     dampening = static_cast<T>(a->float_attrs[2]), wd = static_cast<T>(a->float_attrs[3]);
   bool nesterov = a->int_attrs[0] != 0, first_step = a->int_attrs[1] != 0;
-  int64_t n = numel(a->outputs[0]);
-  for (int64_t i = 0; i < n; ++i)
-    trainrt::math::sgd_update(p[i], g[i], buf ? buf + i : nullptr, lr, momentum, dampening, wd, nesterov, first_step);
+  parallel_for(numel(a->outputs[0]), a->num_threads, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i)
+      trainrt::math::sgd_update(p[i], g[i], buf ? buf + i : nullptr, lr, momentum, dampening, wd, nesterov, first_step);
+  }, kParallelMinElements / 2);
 }
 
 trt_status sgd_step_kernel(const trt_kernel_args* a) {
@@ -51,9 +52,10 @@ template <typename T> void adam_into(const trt_kernel_args* a) {
   T lr = static_cast<T>(f[0]), beta1 = static_cast<T>(f[1]), beta2 = static_cast<T>(f[2]), eps = static_cast<T>(f[3]),
     wd = static_cast<T>(f[4]), bc1 = static_cast<T>(f[5]), bc2 = static_cast<T>(f[6]);
   bool decoupled = a->int_attrs[0] != 0;
-  int64_t n = numel(a->outputs[0]);
-  for (int64_t i = 0; i < n; ++i)
-    trainrt::math::adam_update(p[i], g[i], m[i], v[i], lr, beta1, beta2, eps, wd, decoupled, bc1, bc2);
+  parallel_for(numel(a->outputs[0]), a->num_threads, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i)
+      trainrt::math::adam_update(p[i], g[i], m[i], v[i], lr, beta1, beta2, eps, wd, decoupled, bc1, bc2);
+  }, kParallelMinElements / 2);
 }
 
 trt_status adam_step_kernel(const trt_kernel_args* a) {

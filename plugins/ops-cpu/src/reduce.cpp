@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 #include <type_traits>
+#include <vector>
 
 #include "along_dim.h"
 #include "kernel_util.h"
@@ -11,48 +12,67 @@
 namespace trt_cpu {
 namespace {
 
-// sum: inputs [x], outputs [y] (keepdim shape). Accumulates in double for float32.
-template <typename T, typename Acc> void sum_into(const trt_tensor_view& x, const trt_tensor_view& y) {
-  // View y as x's shape with stride 0 along the reduced dims.
+// Sum of n elements `stride` apart. Eight independent accumulators for the
+// contiguous case, so the compiler can vectorise without reassociating one sum.
+template <typename Acc, typename T> Acc row_sum(const T* p, int64_t n, int64_t stride) {
+  if (stride != 1) {
+    Acc acc = 0;
+    for (int64_t i = 0; i < n; ++i) acc += p[i * stride];
+    return acc;
+  }
+  Acc lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int l = 0; l < 8; ++l) lanes[l] += static_cast<Acc>(p[i + l]);
+  Acc acc = 0;
+  for (; i < n; ++i) acc += p[i];
+  for (Acc lane : lanes) acc += lane;
+  return acc;
+}
+
+// sum: inputs [x], outputs [y] (keepdim shape, contiguous). Accumulates in double
+// for float32. Split over threads by rows of x, each thread into its own partial
+// sums (indexed like y), added up at the end: no two threads write one element.
+template <typename T, typename Acc>
+void sum_into(const trt_tensor_view& x, const trt_tensor_view& y, int threads) {
+  // y viewed with x's shape: stride 0 along the reduced dims.
   trt_tensor_view yb = y;
   for (int d = 0; d < x.ndim; ++d) {
     yb.sizes[d] = x.sizes[d];
     if (y.sizes[d] == 1 && x.sizes[d] != 1) yb.strides[d] = 0;
   }
-  int64_t ny = numel(y);
-  T* out = data<T>(y);
+  Coalesced<2> c = coalesce(x, std::array<const trt_tensor_view*, 2>{&yb, &x});
+  int64_t ny = numel(y), rows = c.rows();
+  int tasks = numel(x) >= kParallelMinElements ? static_cast<int>(std::min<int64_t>(threads, rows)) : 1;
+  if (tasks < 1) tasks = 1;
+  std::vector<Acc> partial(static_cast<size_t>(tasks * ny), Acc(0));
   const T* in = data<T>(x);
-  if (is_contiguous(y) && ny == 1) {  // full reduction
-    Acc acc = 0;
-    strided_rows<1>(x, {&x}, [&](auto off, int64_t n, auto st) {
-      for (int64_t i = 0; i < n; ++i) acc += in[off[0] + i * st[0]];
+  int64_t chunk = (rows + tasks - 1) / tasks;
+  run_tasks(tasks, [&](int t) {
+    Acc* acc = partial.data() + t * ny;
+    for_rows(c, t * chunk, std::min(rows, (t + 1) * chunk), [&](auto off, int64_t n, auto st) {
+      const T* p = in + off[1];
+      if (st[0] == 0) acc[off[0]] += row_sum<Acc>(p, n, st[1]);
+      else
+        for (int64_t i = 0; i < n; ++i) acc[off[0] + i * st[0]] += p[i * st[1]];
     });
-    out[0] = static_cast<T>(acc);
-    return;
+  });
+  T* out = data<T>(y);
+  for (int64_t j = 0; j < ny; ++j) {
+    Acc total = partial[j];
+    for (int t = 1; t < tasks; ++t) total += partial[t * ny + j];
+    out[j] = static_cast<T>(total);
   }
-  strided_rows<1>(y, {&y}, [&](auto off, int64_t n, auto st) {
-    for (int64_t i = 0; i < n; ++i) out[off[0] + i * st[0]] = 0;
-  });
-  strided_rows<2>(x, {&yb, &x}, [&](auto off, int64_t n, auto st) {
-    T* o = out + off[0];
-    const T* p = in + off[1];
-    if (st[0] == 0) {
-      Acc acc = 0;
-      for (int64_t i = 0; i < n; ++i) acc += p[i * st[1]];
-      *o += static_cast<T>(acc);
-    } else {
-      for (int64_t i = 0; i < n; ++i) o[i * st[0]] += p[i * st[1]];
-    }
-  });
 }
 
 trt_status sum_kernel(const trt_kernel_args* a) {
   const trt_tensor_view& x = a->inputs[0];
   const trt_tensor_view& y = a->outputs[0];
+  if (!is_contiguous(y)) return fail(a, TRT_ERR_INVALID_ARGUMENT, "sum: output must be contiguous");
   switch (x.dtype) {
-    case TRT_FLOAT32: sum_into<float, double>(x, y); break;
-    case TRT_FLOAT64: sum_into<double, double>(x, y); break;
-    case TRT_INT64: sum_into<int64_t, int64_t>(x, y); break;
+    case TRT_FLOAT32: sum_into<float, double>(x, y, a->num_threads); break;
+    case TRT_FLOAT64: sum_into<double, double>(x, y, a->num_threads); break;
+    case TRT_INT64: sum_into<int64_t, int64_t>(x, y, a->num_threads); break;
     default: return fail(a, TRT_ERR_UNSUPPORTED, "sum: unsupported dtype %d", x.dtype);
   }
   return TRT_OK;
