@@ -12,8 +12,8 @@
 #include <stdexcept>
 
 #include "csv_table.h"
-#include "options.h"
 #include "trainrt/plugin_abi.h"
+#include "trt_plugin_util/options.h"
 
 namespace {
 
@@ -24,7 +24,7 @@ void set_error(char* error, size_t capacity, const std::string& message) {
 }
 
 std::unique_ptr<CsvTable> open_table(const std::string& options) {
-  auto opts = trt_loader::parse_options(options);
+  auto opts = trt_plugin_util::parse_options(options);
   for (const auto& [key, value] : opts)
     if (key != "path" && key != "label")
       throw std::runtime_error("csv loader: unknown option '" + key + "' (known: path, label)");

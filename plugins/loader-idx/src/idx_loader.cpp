@@ -13,8 +13,8 @@
 #include <stdexcept>
 
 #include "idx_file.h"
-#include "options.h"
 #include "trainrt/plugin_abi.h"
+#include "trt_plugin_util/options.h"
 
 namespace {
 
@@ -31,7 +31,7 @@ void set_error(char* error, size_t capacity, const std::string& message) {
 }
 
 std::unique_ptr<IdxDataset> open_dataset(const std::string& options) {
-  auto opts = trt_loader::parse_options(options);
+  auto opts = trt_plugin_util::parse_options(options);
   auto ds = std::make_unique<IdxDataset>();
   for (const auto& [key, value] : opts)
     if (key != "images" && key != "labels")
