@@ -107,6 +107,26 @@ trt_tensor_view to_view(const Tensor& t) {
   return v;
 }
 
+trt_kernel_args kernel_args(const std::vector<trt_tensor_view>& inputs, const std::vector<trt_tensor_view>& outputs,
+                            const std::vector<int64_t>& int_attrs, const std::vector<double>& float_attrs, char* error,
+                            size_t error_capacity) {
+  trt_kernel_args args{};
+  args.struct_size = sizeof(args);
+  args.abi_version = TRT_PLUGIN_ABI_VERSION;
+  args.inputs = inputs.data();
+  args.n_inputs = static_cast<int32_t>(inputs.size());
+  args.outputs = outputs.data();
+  args.n_outputs = static_cast<int32_t>(outputs.size());
+  args.int_attrs = int_attrs.data();
+  args.n_int_attrs = static_cast<int32_t>(int_attrs.size());
+  args.float_attrs = float_attrs.data();
+  args.n_float_attrs = static_cast<int32_t>(float_attrs.size());
+  args.num_threads = thread_setting();
+  args.error = error;
+  args.error_capacity = error_capacity;
+  return args;
+}
+
 void call_kernel(const char* op, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs,
                  const std::vector<int64_t>& int_attrs, const std::vector<double>& float_attrs) {
   const Tensor* first = nullptr;
@@ -135,20 +155,7 @@ void call_kernel(const char* op, const std::vector<Tensor>& inputs, const std::v
             device_type_name(device), " plugin loaded? (run `trainrt plugins`)");
 
   char error[512] = {0};
-  trt_kernel_args args{};
-  args.struct_size = sizeof(args);
-  args.abi_version = TRT_PLUGIN_ABI_VERSION;
-  args.inputs = in_views.data();
-  args.n_inputs = static_cast<int32_t>(in_views.size());
-  args.outputs = out_views.data();
-  args.n_outputs = static_cast<int32_t>(out_views.size());
-  args.int_attrs = int_attrs.data();
-  args.n_int_attrs = static_cast<int32_t>(int_attrs.size());
-  args.float_attrs = float_attrs.data();
-  args.n_float_attrs = static_cast<int32_t>(float_attrs.size());
-  args.num_threads = thread_setting();
-  args.error = error;
-  args.error_capacity = sizeof(error);
+  trt_kernel_args args = kernel_args(in_views, out_views, int_attrs, float_attrs, error, sizeof(error));
   trt_status status;
   if (profiling_enabled()) {
     auto start = std::chrono::steady_clock::now();

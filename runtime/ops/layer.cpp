@@ -18,19 +18,9 @@ void call_layer_kernel(const std::string& what, trt_kernel_fn fn, const std::vec
   std::vector<trt_tensor_view> in_views, out_views;
   for (const Tensor& t : inputs) in_views.push_back(to_view(t));
   for (const Tensor& t : outputs) out_views.push_back(to_view(t));
+  const std::vector<int64_t> no_int_attrs;
   char error[512] = {0};
-  trt_kernel_args args{};
-  args.struct_size = sizeof(args);
-  args.abi_version = TRT_PLUGIN_ABI_VERSION;
-  args.inputs = in_views.data();
-  args.n_inputs = static_cast<int32_t>(in_views.size());
-  args.outputs = out_views.data();
-  args.n_outputs = static_cast<int32_t>(out_views.size());
-  args.float_attrs = attrs.data();
-  args.n_float_attrs = static_cast<int32_t>(attrs.size());
-  args.num_threads = num_threads();
-  args.error = error;
-  args.error_capacity = sizeof(error);
+  trt_kernel_args args = kernel_args(in_views, out_views, no_int_attrs, attrs, error, sizeof(error));
   trt_status status = fn(&args);
   TRT_CHECK(status == TRT_OK, what, ": ", error[0] ? error : "kernel failed with status ", error[0] ? "" : std::to_string(status));
 }

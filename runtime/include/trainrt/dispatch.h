@@ -22,6 +22,13 @@ std::vector<std::string> kernels_for(DeviceType device, const std::string& plugi
 
 trt_tensor_view to_view(const Tensor& t);
 
+// The trt_kernel_args for one kernel call: ABI version, views, attributes, the
+// `threads` setting and an error buffer. The result points into the arguments,
+// so they must outlive the call. call_kernel and plugin layers both use it.
+trt_kernel_args kernel_args(const std::vector<trt_tensor_view>& inputs, const std::vector<trt_tensor_view>& outputs,
+                            const std::vector<int64_t>& int_attrs, const std::vector<double>& float_attrs, char* error,
+                            size_t error_capacity);
+
 // Calls kernel `op` for the device of inputs/outputs (all must share one device).
 // Throws "no kernel 'op' for cuda; is the ops-cuda plugin loaded? (run `trainrt plugins`)".
 void call_kernel(const char* op, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs,
