@@ -122,15 +122,27 @@ local function each_child(self, fn)
   end
 end
 
--- for name, m in model:named_children() do ... end
-function Module:named_children()
-  local list = {}
-  each_child(self, function(name, m) list[#list + 1] = { name, m } end)
+-- An iterator over { {name, value}, ... } giving name, value (the named_* methods).
+local function iterate_named(list)
   local i = 0
   return function()
     i = i + 1
     if list[i] then return list[i][1], list[i][2] end
   end
+end
+
+-- The values of { {name, value}, ... } as a list.
+local function values_of(list)
+  local out = {}
+  for _, entry in ipairs(list) do out[#out + 1] = entry[2] end
+  return out
+end
+
+-- for name, m in model:named_children() do ... end
+function Module:named_children()
+  local list = {}
+  each_child(self, function(name, m) list[#list + 1] = { name, m } end)
+  return iterate_named(list)
 end
 
 function Module:children()
@@ -151,18 +163,11 @@ local function collect_modules(self, prefix, out, seen)
 end
 
 function Module:named_modules()
-  local list = collect_modules(self, "", {}, {})
-  local i = 0
-  return function()
-    i = i + 1
-    if list[i] then return list[i][1], list[i][2] end
-  end
+  return iterate_named(collect_modules(self, "", {}, {}))
 end
 
 function Module:modules()
-  local out = {}
-  for _, entry in ipairs(collect_modules(self, "", {}, {})) do out[#out + 1] = entry[2] end
-  return out
+  return values_of(collect_modules(self, "", {}, {}))
 end
 
 -- fn(m) for every module, children first (PyTorch's apply); returns self.
@@ -189,34 +194,20 @@ end
 
 -- for name, p in model:named_parameters() do ... end  (names like "1.weight", "fc1.bias")
 function Module:named_parameters()
-  local list = collect_tensors(self, false)
-  local i = 0
-  return function()
-    i = i + 1
-    if list[i] then return list[i][1], list[i][2] end
-  end
+  return iterate_named(collect_tensors(self, false))
 end
 
 -- The parameters as a list, for optimizers: optim.SGD{model:parameters(), lr = 0.1}.
 function Module:parameters()
-  local out = {}
-  for _, entry in ipairs(collect_tensors(self, false)) do out[#out + 1] = entry[2] end
-  return out
+  return values_of(collect_tensors(self, false))
 end
 
 function Module:named_buffers()
-  local list = collect_tensors(self, true)
-  local i = 0
-  return function()
-    i = i + 1
-    if list[i] then return list[i][1], list[i][2] end
-  end
+  return iterate_named(collect_tensors(self, true))
 end
 
 function Module:buffers()
-  local out = {}
-  for _, entry in ipairs(collect_tensors(self, true)) do out[#out + 1] = entry[2] end
-  return out
+  return values_of(collect_tensors(self, true))
 end
 
 -- Sets `training` on self and every descendant; returns self.
