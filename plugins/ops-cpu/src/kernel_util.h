@@ -128,6 +128,15 @@ void strided_rows(const trt_tensor_view& shape, const std::array<const trt_tenso
   for_rows(c, 0, c.rows(), row);
 }
 
+// Sets every element of t to 0, on the calling thread; the backward kernels that
+// scatter a gradient into one element per row start from this.
+template <typename T> void zero_fill(const trt_tensor_view& t) {
+  T* p = data<T>(t);
+  strided_rows<1>(t, {&t}, [&](auto off, int64_t n, auto st) {
+    for (int64_t i = 0; i < n; ++i) p[off[0] + i * st[0]] = T(0);
+  });
+}
+
 // Below this many elements an element-wise kernel stays on one thread: waking
 // the pool costs more than it saves.
 inline constexpr int64_t kParallelMinElements = 1 << 16;

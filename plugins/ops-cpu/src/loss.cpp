@@ -135,9 +135,7 @@ trt_status nll_loss_kernel(const trt_kernel_args* a) {
 template <typename T> void nll_backward_into(const trt_tensor_view& dy, const trt_tensor_view& target,
                                              const trt_tensor_view& dx, int64_t reduction) {
   T* out = data<T>(dx);
-  strided_rows<1>(dx, {&dx}, [&](auto off, int64_t n, auto st) {
-    for (int64_t i = 0; i < n; ++i) out[off[0] + i * st[0]] = T(0);
-  });
+  zero_fill<T>(dx);
   const T* g = data<T>(dy);
   const int64_t* t = data<int64_t>(target);
   int64_t n = dx.sizes[0];

@@ -121,9 +121,7 @@ trt_status max_dim_kernel(const trt_kernel_args* a) {
 template <typename T> void max_dim_backward_into(const trt_tensor_view& dy, const trt_tensor_view& indices,
                                                  const trt_tensor_view& dx, int dim) {
   T* out = data<T>(dx);
-  strided_rows<1>(dx, {&dx}, [&](auto off, int64_t n, auto st) {
-    for (int64_t i = 0; i < n; ++i) out[off[0] + i * st[0]] = T(0);
-  });
+  zero_fill<T>(dx);
   const T* g = data<T>(dy);
   const int64_t* idx = data<int64_t>(indices);
   int64_t step = stride_along(dx, dim);
