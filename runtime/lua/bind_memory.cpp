@@ -14,20 +14,28 @@ void set_integer(lua_State* L, const char* key, int64_t value) {
   lua_setfield(L, -2, key);
 }
 
-// -> {live_bytes=, peak_bytes=, allocated_total=, lua_bytes=, collections=}
+// -> {live_bytes=, peak_bytes=, allocated_total=, cached_bytes=, lua_bytes=, collections=}
 int l_memory(lua_State* L) {
   MemoryStats& stats = memory_stats();
-  lua_createtable(L, 0, 5);
+  lua_createtable(L, 0, 6);
   set_integer(L, "live_bytes", stats.live_bytes.load());
   set_integer(L, "peak_bytes", stats.peak_bytes.load());
   set_integer(L, "allocated_total", stats.allocated_total.load());
+  set_integer(L, "cached_bytes", stats.cached_bytes.load());
   set_integer(L, "lua_bytes", int64_t{lua_gc(L, LUA_GCCOUNT)} * 1024 + lua_gc(L, LUA_GCCOUNTB));
   set_integer(L, "collections", pacer(L).collections);
   return 1;
 }
 
+// trainrt.empty_cache(): returns the CPU allocator's cached blocks to the OS.
+int l_empty_cache(lua_State*) {
+  release_cpu_cache();
+  return 0;
+}
+
 const luaL_Reg kFunctions[] = {
     {"memory", guarded<l_memory>},
+    {"empty_cache", guarded<l_empty_cache>},
     {nullptr, nullptr},
 };
 

@@ -25,10 +25,15 @@ struct MemoryStats {
   std::atomic<int64_t> live_bytes{0};
   std::atomic<int64_t> peak_bytes{0};
   std::atomic<int64_t> allocated_total{0};
+  std::atomic<int64_t> cached_bytes{0};  // freed blocks the CPU allocator keeps for reuse
 };
 MemoryStats& memory_stats();
 void note_allocation(int64_t bytes);    // called by allocators
 void note_deallocation(int64_t bytes);
+
+// The CPU allocator keeps freed large blocks for reuse (see cpu_allocator.cpp).
+void release_cpu_cache();                // frees every cached block
+void set_cpu_cache_limit(int64_t bytes);  // default TRAINRT_CPU_CACHE_MB or 1 GiB
 
 Allocator& allocator_for(DeviceType type);  // throws when no plugin provides the device
 void register_allocator(DeviceType type, Allocator* allocator);
