@@ -1,6 +1,8 @@
 // Config, settings and plugins for a run (see commands.h: prepare_run).
 #include "cli/commands.h"
 
+#include "trainrt/allocator.h"
+#include "trainrt/device.h"
 #include "trainrt/dispatch.h"
 #include "trainrt/log.h"
 #include "trainrt/ops/creation.h"
@@ -18,6 +20,11 @@ PreparedRun prepare_run(const RunOptions& options) {
   if (run.settings.threads) set_num_threads(*run.settings.threads);
   if (run.settings.seed) manual_seed(*run.settings.seed);
   load_plugins(run.settings.plugin_paths);
+  // Fail before the script builds a model and loads data, not at the first :to(device).
+  Device device = Device::parse(run.settings.device);
+  if (!has_allocator(device.type))
+    throw UsageError("--device " + run.settings.device + ": no plugin provides " + device_type_name(device.type) +
+                     " on this machine (run `trainrt plugins`; the CUDA plugin is built only where nvcc exists)");
   return run;
 }
 

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "lua_script_runner.h"
+#include "trainrt/allocator.h"
 
 namespace trainrt::test {
 namespace {
@@ -130,6 +131,16 @@ TEST(CliCommands, DevicesVersionAndHelp) {
   r = run_trainrt("--help", dir);
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("plugins"), std::string::npos) << r.output;
+}
+
+// --device naming a device no plugin provides fails at once, before the script
+// loads data or builds a model, with the device in the message and exit 2.
+TEST(CliArgs, DeviceWithoutPluginFailsBeforeTheScriptRuns) {
+  if (trainrt::has_allocator(trainrt::DeviceType::CUDA)) GTEST_SKIP() << "a CUDA plugin is loaded here";
+  ScriptResult r = run_lua_script("print('script ran')", "--device cuda:0");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("--device cuda:0: no plugin provides cuda"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("script ran"), std::string::npos) << r.output;
 }
 
 }  // namespace
