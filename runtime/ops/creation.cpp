@@ -48,6 +48,21 @@ uint64_t generator_advance(Device device, uint64_t count) {
   return first;
 }
 
+namespace {
+
+// Reserves `pairs` counter pairs (2i, 2i+1), as normal01 reads them, starting at
+// the first even counter not yet used; returns the first pair's index. Rounding
+// up matters after an odd-sized uniform draw: offset / 2 would reuse its last counter.
+uint64_t reserve_pairs(Device device, uint64_t pairs) {
+  GeneratorState& g = generator(device);
+  std::lock_guard lock(g_generator_mutex);
+  uint64_t first = (g.offset + 1) / 2;
+  g.offset = 2 * (first + pairs);
+  return first;
+}
+
+}  // namespace
+
 namespace ops {
 
 Tensor full(const Shape& sizes, double value, DType dtype, Device device) {
@@ -90,9 +105,9 @@ Tensor& normal_(Tensor& t, double mean, double std) {
   check_fillable(t, "normal_");
   TRT_CHECK(is_floating(t.dtype()), "normal_: needs a floating tensor, got ", dtype_name(t.dtype()));
   TRT_CHECK(std >= 0, "normal_: std must be >= 0, got ", std);
-  uint64_t offset = generator_advance(t.device(), 2 * static_cast<uint64_t>(t.numel()));
+  uint64_t pair = reserve_pairs(t.device(), static_cast<uint64_t>(t.numel()));
   int64_t seed = static_cast<int64_t>(generator(t.device()).seed);
-  if (t.numel()) call_kernel("normal", {}, {t}, {seed, static_cast<int64_t>(offset / 2)}, {mean, std});
+  if (t.numel()) call_kernel("normal", {}, {t}, {seed, static_cast<int64_t>(pair)}, {mean, std});
   return t;
 }
 

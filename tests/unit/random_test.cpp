@@ -5,6 +5,7 @@
 
 #include "reference.h"
 #include "test_util.h"
+#include "trainrt/kernel_math.h"
 
 namespace trainrt {
 namespace {
@@ -164,6 +165,20 @@ TEST(Dropout, GradientIsTheMask) {
 TEST(Dropout, RejectsBadP) {
   EXPECT_ERROR_CONTAINS(ops::dropout(random_tensor({3}), 1.5), "dropout: p must be in [0, 1], got 1.5");
   EXPECT_ERROR_CONTAINS(ops::dropout(random_tensor({3}), -0.1), "dropout: p must be in [0, 1]");
+}
+
+TEST(Random, NormalAfterAnOddDrawUsesFreshCounters) {
+  // rand({1}) takes counter 0; the normal draw after it must not reuse it as
+  // its first uniform (the pair it reads starts at the next even counter).
+  manual_seed(77);
+  double u = ops::rand({1}, 0, 1, DType::Float64).item();
+  EXPECT_EQ(u, math::uniform01(77, 0));
+  double n = ops::randn({1}, 0, 1, DType::Float64).item();
+  EXPECT_NE(n, math::normal01(77, 0));
+  EXPECT_EQ(n, math::normal01(77, 1));
+  // and the draw after that starts past every counter the normal one used
+  double u2 = ops::rand({1}, 0, 1, DType::Float64).item();
+  EXPECT_EQ(u2, math::uniform01(77, 4));
 }
 
 }  // namespace
