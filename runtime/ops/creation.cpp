@@ -113,6 +113,7 @@ Tensor& normal_(Tensor& t, double mean, double std) {
 
 Tensor& kaiming_uniform_(Tensor& t, double a) {
   TRT_CHECK(t.dim() >= 2, "kaiming_uniform_: needs at least 2 dims (out, in, ...), got ", t.shape_str());
+  if (t.numel() == 0) return t;  // nothing to fill; fan_in would divide by a zero size
   int64_t fan_in = t.numel() / t.size(0);
   double gain = std::sqrt(2.0 / (1 + a * a));
   double bound = gain * std::sqrt(3.0 / static_cast<double>(fan_in));

@@ -181,5 +181,12 @@ TEST(Random, NormalAfterAnOddDrawUsesFreshCounters) {
   EXPECT_EQ(u2, math::uniform01(77, 4));
 }
 
+TEST(Random, KaimingUniformOnAnEmptyTensorIsANoOp) {
+  Tensor w = Tensor::empty({0, 5});
+  EXPECT_EQ(ops::kaiming_uniform_(w).numel(), 0);
+  Tensor w2 = Tensor::empty({5, 0});
+  EXPECT_EQ(ops::kaiming_uniform_(w2).numel(), 0);
+}
+
 }  // namespace
 }  // namespace trainrt
