@@ -118,6 +118,9 @@ Tensor Tensor::detach() const {
 }
 
 Tensor make_view(const Tensor& base, const Shape& sizes, const Shape& strides, int64_t offset) {
+  // Kernels get trt_tensor_view, whose size and stride arrays hold TRT_MAX_DIMS.
+  TRT_CHECK(sizes.size() <= TRT_MAX_DIMS, "tensors have at most ", TRT_MAX_DIMS, " dims, got ",
+            trainrt::shape_str(sizes));
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = base.storage();
   impl->offset = offset;

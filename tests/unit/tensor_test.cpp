@@ -256,5 +256,14 @@ TEST(Tensor, ItemAndShapeErrors) {
                         "only floating tensors can require grad");
 }
 
+TEST(Tensor, ViewsRefuseMoreThanMaxDims) {
+  // A view with more dims than a kernel view holds must be refused up front,
+  // not packed past the end of trt_tensor_view's fixed arrays.
+  Tensor t = ops::ones({1, 1, 1, 1, 1, 1, 1, 1});
+  EXPECT_ERROR_CONTAINS(t.unsqueeze(0), "at most 8 dims");
+  EXPECT_ERROR_CONTAINS(t.view({1, 1, 1, 1, 1, 1, 1, 1, 1}), "at most 8 dims");
+  EXPECT_ERROR_CONTAINS(t.expand({1, 1, 1, 1, 1, 1, 1, 1, 1}), "at most 8 dims");
+}
+
 }  // namespace
 }  // namespace trainrt
