@@ -329,9 +329,13 @@ int t_free(lua_State* L) {
   *t = Tensor();
   return 0;
 }
+// Resets rather than destroys: a finalizer that runs later in the same cycle
+// (Lua finalizes in reverse order of registration) may still reach this
+// userdata, and must find a freed tensor. An empty Tensor owns nothing, so
+// Lua releasing the block without a destructor leaks nothing.
 int t_gc(lua_State* L) {
   auto* t = static_cast<Tensor*>(luaL_checkudata(L, 1, kTensorMeta));
-  t->~Tensor();
+  *t = Tensor();
   return 0;
 }
 

@@ -32,5 +32,26 @@ print("flat")
   EXPECT_NE(r.output.find("flat\n"), std::string::npos) << r.output;
 }
 
+// Lua runs finalizers in reverse order of registration, so a tensor created
+// after a table with __gc is finalized first; the table's finalizer must then
+// see a freed tensor (a Lua error), not a destroyed C++ object (a crash).
+TEST(LuaMemory, TensorUsedByALaterFinalizerIsFreedNotDestroyed) {
+  ScriptResult r = run_lua_script(R"lua(
+local holder = setmetatable({}, {__gc = function(self)
+  local ok, err = pcall(function() return self.t:sum():item() end)
+  print("finalizer ok=" .. tostring(ok) .. " " .. tostring(err))
+end})
+holder.t = trainrt.ones(100000)
+holder = nil
+collectgarbage()
+collectgarbage()
+local again = trainrt.zeros(100000)
+print("survived")
+)lua");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("already freed"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("survived\n"), std::string::npos) << r.output;
+}
+
 }  // namespace
 }  // namespace trainrt::test
