@@ -6,6 +6,7 @@
 // the behaviour lives in runtime/data.
 #include <cmath>
 #include <new>
+#include <optional>
 #include <string>
 
 #include "lua/bindings.h"
@@ -25,13 +26,20 @@ using data::Dataset;
 constexpr const char* kDatasetMeta = "trainrt.data.Dataset";
 constexpr const char* kLoaderMeta = "trainrt.data.DataLoader";
 
+// A Dataset userdata holds an optional that __gc empties: a finalizer running
+// later in the same cycle may still reach the userdata and must find it empty,
+// not destroyed (an empty optional owns nothing, so Lua can drop the block).
+using DatasetSlot = std::optional<Dataset>;
+
 void push_dataset(lua_State* L, Dataset ds) {
-  new (lua_newuserdatauv(L, sizeof(Dataset), 0)) Dataset(std::move(ds));
+  new (lua_newuserdatauv(L, sizeof(DatasetSlot), 0)) DatasetSlot(std::move(ds));
   luaL_setmetatable(L, kDatasetMeta);
 }
 
 Dataset& check_dataset(lua_State* L, int idx) {
-  return *static_cast<Dataset*>(luaL_checkudata(L, idx, kDatasetMeta));
+  auto* slot = static_cast<DatasetSlot*>(luaL_checkudata(L, idx, kDatasetMeta));
+  if (!slot->has_value()) luaL_argerror(L, idx, "dataset was already collected");
+  return **slot;
 }
 
 // A DataLoader userdata holds a pointer so that __gc can run before the
@@ -141,7 +149,7 @@ int dataset_tostring(lua_State* L) {
 }
 
 int dataset_gc(lua_State* L) {
-  static_cast<Dataset*>(luaL_checkudata(L, 1, kDatasetMeta))->~Dataset();
+  static_cast<DatasetSlot*>(luaL_checkudata(L, 1, kDatasetMeta))->reset();
   return 0;
 }
 

@@ -151,5 +151,29 @@ check(not ok and err:find("no data loader 'parquet': is the loader-parquet plugi
                        "'" + dir.file("") + "'");
 }
 
+// A dataset created after a table with __gc is finalized first (reverse order
+// of registration); the table's finalizer must get a clear error from it, not
+// read a destroyed C++ object.
+TEST(DataLua, DatasetUsedByALaterFinalizerIsAnErrorNotAUseAfterFree) {
+  TempDir dir;
+  write_text(dir.file("ids.csv"), "id,y\n1,0\n2,1\n");
+  ScriptResult r = run_lua_script(R"lua(
+local holder = setmetatable({}, {__gc = function(self)
+  local ok, err = pcall(function() return #self.ds end)
+  print("finalizer ok=" .. tostring(ok) .. " " .. tostring(err))
+end})
+holder.ds = trainrt.data.dataset("csv", {path = (...) .. "/ids.csv", label = "y"})
+holder = nil
+collectgarbage()
+collectgarbage()
+print("survived")
+)lua",
+                                  "'" + dir.file("") + "'");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("finalizer ok=false"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("dataset was already collected"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("survived\n"), std::string::npos) << r.output;
+}
+
 }  // namespace
 }  // namespace trainrt::test
