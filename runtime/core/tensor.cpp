@@ -21,8 +21,15 @@ TensorImpl& Tensor::impl() const {
 Tensor Tensor::empty(const Shape& sizes, DType dtype, Device device) {
   for (int64_t s : sizes) TRT_CHECK(s >= 0, "negative size in shape ", trainrt::shape_str(sizes));
   TRT_CHECK(sizes.size() <= TRT_MAX_DIMS, "tensors have at most ", TRT_MAX_DIMS, " dims, got ", trainrt::shape_str(sizes));
+  // The byte count must fit in int64: a wrapped product would allocate a small
+  // block that kernels then write numel elements into.
+  int64_t bytes = static_cast<int64_t>(dtype_size(dtype));
+  if (std::find(sizes.begin(), sizes.end(), 0) != sizes.end()) bytes = 0;
+  for (int64_t s : sizes)
+    TRT_CHECK(bytes == 0 || !__builtin_mul_overflow(bytes, s, &bytes), "tensor of shape ", trainrt::shape_str(sizes), " ",
+              dtype_name(dtype), " is too large (more than 2^63 bytes)");
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(static_cast<size_t>(numel_of(sizes)) * dtype_size(dtype), device);
+  impl->storage = std::make_shared<Storage>(static_cast<size_t>(bytes), device);
   impl->sizes = sizes;
   impl->strides = contiguous_strides(sizes);
   impl->dtype = dtype;

@@ -265,5 +265,12 @@ TEST(Tensor, ViewsRefuseMoreThanMaxDims) {
   EXPECT_ERROR_CONTAINS(t.expand({1, 1, 1, 1, 1, 1, 1, 1, 1}), "at most 8 dims");
 }
 
+TEST(Tensor, EmptyRefusesSizesWhoseByteCountOverflows) {
+  // 2^40 * 2^22 float32 elements = 2^64 bytes: wraps to 0 without a check.
+  EXPECT_ERROR_CONTAINS(Tensor::empty({int64_t{1} << 40, int64_t{1} << 22}), "too large");
+  EXPECT_ERROR_CONTAINS(Tensor::empty({int64_t{1} << 62, 4}, DType::UInt8), "too large");
+  EXPECT_EQ(Tensor::empty({int64_t{1} << 62, 4, 0}).numel(), 0);  // empty: nothing to allocate
+}
+
 }  // namespace
 }  // namespace trainrt
