@@ -52,7 +52,11 @@ Tensor Tensor::from_vector(const std::vector<double>& values, const Shape& sizes
   return t;
 }
 
-int64_t Tensor::size(int64_t d) const { return sizes()[wrap_dim(d, dim(), "size")]; }
+int64_t Tensor::size(int64_t d) const {
+  // wrap_dim accepts dim 0 of a 0-dim tensor (as squeeze and sum need); it has no size to read.
+  TRT_CHECK(dim() > 0, "size: tensor of shape () has no dims");
+  return sizes()[wrap_dim(d, dim(), "size")];
+}
 
 bool Tensor::is_contiguous() const {
   int64_t expected = 1;
@@ -210,6 +214,7 @@ Tensor Tensor::permute(const std::vector<int64_t>& dims) const {
 }
 
 Tensor Tensor::narrow(int64_t d, int64_t start, int64_t length) const {
+  TRT_CHECK(dim() > 0, "narrow: tensor of shape () has no dims");
   d = wrap_dim(d, dim(), "narrow");
   if (start < 0) start += sizes()[d];
   TRT_CHECK(start >= 0 && length >= 0 && start + length <= sizes()[d], "narrow: range [", start, ", ", start + length,
@@ -230,6 +235,7 @@ Tensor Tensor::narrow(int64_t d, int64_t start, int64_t length) const {
 }
 
 Tensor Tensor::select(int64_t d, int64_t index) const {
+  TRT_CHECK(dim() > 0, "select: tensor of shape () has no dims");
   d = wrap_dim(d, dim(), "select");
   if (index < 0) index += sizes()[d];
   TRT_CHECK(index >= 0 && index < sizes()[d], "select: index ", index, " out of range for dim ", d, " of size ",
@@ -276,7 +282,7 @@ Tensor Tensor::unsqueeze(int64_t d) const {
 
 Tensor Tensor::squeeze(int64_t d) const {
   d = wrap_dim(d, dim(), "squeeze");
-  if (sizes()[d] != 1) return *this;
+  if (dim() == 0 || sizes()[d] != 1) return *this;  // a 0-dim tensor has nothing to squeeze
   Shape s = sizes(), st = strides();
   s.erase(s.begin() + d);
   st.erase(st.begin() + d);

@@ -272,5 +272,14 @@ TEST(Tensor, EmptyRefusesSizesWhoseByteCountOverflows) {
   EXPECT_EQ(Tensor::empty({int64_t{1} << 62, 4, 0}).numel(), 0);  // empty: nothing to allocate
 }
 
+TEST(Tensor, DimOpsOnZeroDimTensors) {
+  Tensor s = ops::full({}, 3.0);
+  EXPECT_EQ(s.squeeze(0).dim(), 0);
+  EXPECT_EQ(s.squeeze(-1).item(), 3.0);
+  EXPECT_ERROR_CONTAINS(s.size(0), "size: tensor of shape () has no dims");
+  EXPECT_ERROR_CONTAINS(s.narrow(0, 0, 1), "narrow: tensor of shape () has no dims");
+  EXPECT_ERROR_CONTAINS(s.select(0, 0), "select: tensor of shape () has no dims");
+}
+
 }  // namespace
 }  // namespace trainrt
