@@ -22,6 +22,7 @@ std::vector<int64_t> normalise_dims(const Tensor& x, const std::vector<int64_t>&
     return out;
   }
   for (int64_t d : dims) out.push_back(wrap_dim(d, x.dim(), op));
+  if (x.dim() == 0) return {};  // dim 0 / -1 of a scalar is the scalar: no dim to index
   std::sort(out.begin(), out.end());
   TRT_CHECK(std::adjacent_find(out.begin(), out.end()) == out.end(), op, ": a dim appears twice");
   return out;

@@ -229,5 +229,14 @@ TEST(Reduce, RepeatedDimIsAnError) {
   EXPECT_ERROR_CONTAINS(ops::sum(random_tensor({2, 3}), {1, -1}), "sum: a dim appears twice");
 }
 
+TEST(Sum, OverDimZeroOfAZeroDimTensor) {
+  // As in PyTorch, dim 0 (or -1) of a scalar names the scalar itself.
+  Tensor s = ops::full({}, 2.5, DType::Float64);
+  EXPECT_EQ(ops::sum(s, {0}).dim(), 0);
+  EXPECT_EQ(ops::sum(s, {0}).item(), 2.5);
+  EXPECT_EQ(ops::sum(s, {-1}, true).item(), 2.5);
+  EXPECT_EQ(ops::mean(s, {0}).item(), 2.5);
+}
+
 }  // namespace
 }  // namespace trainrt
