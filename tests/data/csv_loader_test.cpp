@@ -89,5 +89,14 @@ TEST(CsvLoader, MissingEmptyAndHeaderOnlyFiles) {
   EXPECT_ERROR_CONTAINS(Dataset::open("csv", "path=x;labels=y"), "csv loader: unknown option 'labels'");
 }
 
+TEST(CsvLoader, LabelColumnNamedTwiceIsRefused) {
+  // Two header columns named like label=: one would become neither label nor a
+  // declared feature, shifting every later row's features.
+  TempDir dir;
+  write_text(dir.file("dup.csv"), "y,a,y\n0,1,2\n3,4,5\n");
+  EXPECT_ERROR_CONTAINS(Dataset::open("csv", "path=" + dir.file("dup.csv") + ";label=y"),
+                        "dup.csv: column 'y' for label= appears twice in the header");
+}
+
 }  // namespace
 }  // namespace trainrt::test

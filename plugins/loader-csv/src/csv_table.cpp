@@ -59,8 +59,14 @@ CsvTable read_csv(const std::string& path, const std::string& label_column) {
     if (header[c].empty())
       throw std::runtime_error(path + ":" + std::to_string(line_no) + ": empty column name in the header (column " +
                                std::to_string(c + 1) + ")");
-    if (!label_column.empty() && header[c] == label_column) label_col = static_cast<int>(c);
-    else t.feature_names.push_back(header[c]);
+    if (!label_column.empty() && header[c] == label_column) {
+      // A second one would be read as a feature the header did not count, shifting every row.
+      if (label_col >= 0)
+        throw std::runtime_error(path + ": column '" + label_column + "' for label= appears twice in the header");
+      label_col = static_cast<int>(c);
+    } else {
+      t.feature_names.push_back(header[c]);
+    }
   }
   if (!label_column.empty() && label_col < 0) {
     std::string names;
