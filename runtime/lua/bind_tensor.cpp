@@ -49,7 +49,9 @@ void push_dtype_or_device_result(lua_State* L, const Tensor& t, const std::strin
 int t_size(lua_State* L) {
   Tensor& t = check_tensor(L, 1);
   if (!lua_isnoneornil(L, 2)) {
-    lua_pushinteger(L, t.sizes()[check_dim(L, 2, t.dim())]);
+    int64_t dim = check_dim(L, 2, t.dim());  // accepts 1 / -1 for a 0-d tensor, which has no size
+    TRT_CHECK(t.dim() > 0, "size: a 0-d tensor has no dims; use size() or :item()");
+    lua_pushinteger(L, t.sizes()[dim]);
     return 1;
   }
   lua_createtable(L, static_cast<int>(t.dim()), 0);
@@ -234,6 +236,7 @@ int64_t check_index(lua_State* L, int idx, int64_t size) {
 int t_select(lua_State* L) {
   Tensor& t = check_tensor(L, 1);
   int64_t dim = check_dim(L, 2, t.dim());
+  TRT_CHECK(t.dim() > 0, "select: a 0-d tensor has no dims; use :item()");
   push_tensor(L, t.select(dim, check_index(L, 3, t.sizes()[dim])));
   return 1;
 }

@@ -167,5 +167,22 @@ check(trainrt.memory().live_bytes - before < 4096, "<close> releases at scope en
                        "<close> releases at scope end"});
 }
 
+// A 0-d tensor accepts dim 1 / -1 in dim arguments (like PyTorch's 0 / -1),
+// but has no size to read or index to select: an error, not a read past the
+// end of its (empty) sizes.
+TEST(TensorBinding, SizeAndSelectOnAZeroDimTensorAreErrors) {
+  expect_script_passes(R"lua(
+local s = trainrt.tensor(3.5)
+local ok, err = pcall(function() return s:size(1) end)
+check(not ok and err:find("0-d tensor has no dims", 1, true), "size(1)")
+ok, err = pcall(function() return s:size(-1) end)
+check(not ok and err:find("0-d tensor has no dims", 1, true), "size(-1)")
+ok, err = pcall(function() return s:select(1, 1) end)
+check(not ok and err:find("0-d tensor has no dims", 1, true), "select")
+check(#s:size() == 0, "size() of a scalar is {}")
+)lua",
+                       {"size(1)", "size(-1)", "select", "size() of a scalar is {}"});
+}
+
 }  // namespace
 }  // namespace trainrt::test
