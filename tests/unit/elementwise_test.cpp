@@ -3,6 +3,7 @@
 // non-contiguous (transposed, narrowed) operands; finite-difference gradients
 // for the differentiable ones; promotion rules and error messages.
 #include <cmath>
+#include <limits>
 
 #include "reference.h"
 #include "test_util.h"
@@ -288,6 +289,15 @@ TEST(Binary, ErrorsNameShapesAndValues) {
   Tensor i = Tensor::from_vector({4, 6}, {2}, DType::Int64);
   Tensor z = Tensor::from_vector({2, 0}, {2}, DType::Int64);
   EXPECT_ERROR_CONTAINS(ops::div(i, z), "div: integer division by zero");
+}
+
+TEST(Binary, IntegerDivisionOfTheMostNegativeValueByMinusOneWraps) {
+  // INT64_MIN / -1 traps (SIGFPE) as a machine division; it wraps to INT64_MIN.
+  Tensor i = Tensor::from_vector({-9223372036854775808.0, 7}, {2}, DType::Int64);
+  Tensor m = Tensor::from_vector({-1, -1}, {2}, DType::Int64);
+  Tensor q = ops::div(i, m);
+  EXPECT_EQ(q.data<int64_t>()[0], std::numeric_limits<int64_t>::min());
+  EXPECT_EQ(q.data<int64_t>()[1], -7);
 }
 
 }  // namespace

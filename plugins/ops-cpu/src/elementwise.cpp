@@ -2,6 +2,7 @@
 // arithmetic and comparisons, unary math and the activation backward helpers.
 // Operands arrive expanded to the output's shape; strided_rows walks them.
 #include <cmath>
+#include <limits>
 
 #include "kernel_util.h"
 #include "kernels.h"
@@ -98,6 +99,8 @@ trt_status div_kernel(const trt_kernel_args* a) {
     bool zero = false;
     TRT_CPU_DISPATCH_ALL(a, a->outputs[0].dtype, binary_rows<scalar_t, scalar_t>(a, [&](scalar_t x, scalar_t y) {
       if (y == 0) { zero = true; return scalar_t(0); }
+      // INT64_MIN / -1 overflows and traps (SIGFPE); its wrapped result is INT64_MIN itself.
+      if (y == scalar_t(-1) && x < 0 && x == std::numeric_limits<scalar_t>::lowest()) return x;
       return static_cast<scalar_t>(x / y);
     }, /*threads=*/1));
     if (zero) return fail(a, TRT_ERR_INVALID_ARGUMENT, "div: integer division by zero");
