@@ -41,9 +41,11 @@ int l_process(lua_State* L) {
   return 1;
 }
 int l_exit(lua_State* L) {
-  int code = static_cast<int>(luaL_optinteger(L, 1, 0));
+  lua_Integer code = luaL_optinteger(L, 1, 0);
+  // A process exit status is 8 bits: 256 would read as success.
+  luaL_argcheck(L, code >= 0 && code <= 255, 1, "exit code must be between 0 and 255");
   const char* message = luaL_optstring(L, 2, nullptr);
-  return raise_exit_request(L, code, message ? message : "");
+  return raise_exit_request(L, static_cast<int>(code), message ? message : "");
 }
 
 void set_strings(lua_State* L, const char* key, const std::vector<std::string>& values) {

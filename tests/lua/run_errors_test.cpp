@@ -48,5 +48,12 @@ TEST(RunErrors, ExitEndsTheScriptWithItsCode) {
   EXPECT_EQ(r.output.find("not reached"), std::string::npos) << r.output;
 }
 
+// 256 would wrap to a 0 exit status, reading as success.
+TEST(RunErrors, ExitCodeOutOfRangeIsAnError) {
+  ScriptResult r = run_lua_script("trainrt.exit(256, 'bad')\n");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("exit code must be between 0 and 255"), std::string::npos) << r.output;
+}
+
 }  // namespace
 }  // namespace trainrt::test
