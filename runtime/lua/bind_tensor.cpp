@@ -120,8 +120,6 @@ int arith(lua_State* L) {
   }
   return 1;
 }
-Tensor add_swapped(const Tensor& t, double s) { return ops::add(t, s); }
-Tensor mul_swapped(const Tensor& t, double s) { return ops::mul(t, s); }
 Tensor add_ts(const Tensor& t, double s) { return ops::add(t, s); }
 Tensor sub_ts(const Tensor& t, double s) { return ops::sub(t, s); }
 Tensor mul_ts(const Tensor& t, double s) { return ops::mul(t, s); }
@@ -377,9 +375,9 @@ const luaL_Reg kMethods[] = {
     {"is_contiguous", guarded<t_is_contiguous>},
     {"item", guarded<t_item>},
     {"tolist", guarded<t_tolist>},
-    {"add", guarded<arith<add_tt, add_ts, add_swapped>>},
+    {"add", guarded<arith<add_tt, add_ts, add_ts>>},
     {"sub", guarded<arith<sub_tt, sub_ts, rsub_ts>>},
-    {"mul", guarded<arith<mul_tt, mul_ts, mul_swapped>>},
+    {"mul", guarded<arith<mul_tt, mul_ts, mul_ts>>},
     {"div", guarded<arith<div_tt, div_ts, rdiv_ts>>},
     {"pow", guarded<arith<pow_tt, pow_ts, rpow_ts>>},
     {"maximum", guarded<arith<max_tt, max_ts, max_ts>>},
@@ -442,9 +440,9 @@ const luaL_Reg kMetamethods[] = {
     {"__newindex", guarded<t_newindex>},
     {"__tostring", guarded<t_tostring>},
     {"__len", guarded<t_len>},
-    {"__add", guarded<arith<add_tt, add_ts, add_swapped>>},
+    {"__add", guarded<arith<add_tt, add_ts, add_ts>>},
     {"__sub", guarded<arith<sub_tt, sub_ts, rsub_ts>>},
-    {"__mul", guarded<arith<mul_tt, mul_ts, mul_swapped>>},
+    {"__mul", guarded<arith<mul_tt, mul_ts, mul_ts>>},
     {"__div", guarded<arith<div_tt, div_ts, rdiv_ts>>},
     {"__pow", guarded<arith<pow_tt, pow_ts, rpow_ts>>},
     {"__unm", guarded<unary<ops::neg>>},

@@ -11,10 +11,7 @@ Progress.__index = Progress
 
 -- Wall-clock seconds; os.clock (CPU time, summed over threads) only if the
 -- runtime offers no wall clock.
-local function wall_clock()
-  return trainrt.clock or trainrt.time or trainrt.wall_time or os.clock
-end
-Progress.clock = function() return wall_clock()() end
+Progress.clock = function() return trainrt.clock() end
 
 -- opts: total (steps per epoch), epoch, epochs, every (non-TTY line interval,
 -- default 100), tty (default trainrt.is_tty), quiet (only epoch lines),
