@@ -65,7 +65,10 @@ void commit(const std::string& plugin_name, PendingRegistrations& pending, Plugi
     (k.device_type == TRT_DEVICE_CUDA ? record.kernels_cuda : record.kernels_cpu).push_back(k.op);
   }
   for (const auto& l : pending.layers) {
-    state().layers[{l.def.name ? l.def.name : "", l.def.device_type}] = l.def;
+    // Keyed by the name copied at registration; def.name then points at that copy,
+    // since the plugin's string need not outlive init.
+    auto [it, inserted] = state().layers.insert_or_assign({l.name, l.def.device_type}, l.def);
+    it->second.name = it->first.first.c_str();
     record.layers.push_back(l.name);
   }
   for (const auto& l : pending.loaders) {

@@ -8,6 +8,7 @@
 #include "trainrt/dispatch.h"
 #include "trainrt/error.h"
 #include "trainrt/ops.h"
+#include "trainrt/ops/layer.h"
 #include "trainrt/plugins.h"
 
 namespace trainrt {
@@ -126,6 +127,15 @@ TEST(PluginLoader, UnknownKernelNamesDeviceAndHint) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("no kernel 'no_such_op' for device cpu"), std::string::npos) << e.what();
   }
+}
+
+TEST(PluginLoader, LayerNameIsCopiedAtRegistration) {
+  // The plugin reuses its name buffer after register_layer returns.
+  ASSERT_EQ(refusal_for("test-layer-name"), "");
+  EXPECT_NE(find_layer("test_double", TRT_DEVICE_CPU), nullptr);
+  EXPECT_EQ(find_layer("reused", TRT_DEVICE_CPU), nullptr);
+  Tensor x = Tensor::from_vector({1, 2}, {2});
+  EXPECT_EQ(ops::layer("test_double", {x}).to_vector(), (std::vector<double>{2, 4}));
 }
 
 }  // namespace
