@@ -300,5 +300,15 @@ TEST(Binary, IntegerDivisionOfTheMostNegativeValueByMinusOneWraps) {
   EXPECT_EQ(q.data<int64_t>()[1], -7);
 }
 
+TEST(Unary, BackwardThroughAnEmptyNonContiguousView) {
+  // x.t() of a (3, 0) leaf is (0, 3) with strides that do not merge; the
+  // activation backward kernels then see zero rows over a size-0 outer dim.
+  for (auto f : {ops::relu, ops::sigmoid, ops::tanh}) {
+    Tensor x = Tensor::empty({3, 0}, DType::Float64).set_requires_grad(true);
+    ops::sum(f(x.t())).backward();
+    EXPECT_EQ(x.grad().sizes(), (Shape{3, 0}));
+  }
+}
+
 }  // namespace
 }  // namespace trainrt

@@ -100,6 +100,7 @@ Coalesced<K> coalesce(const trt_tensor_view& shape, const std::array<const trt_t
 
 // Calls row(offsets, n, inner_strides) for rows [first, last) of c.
 template <size_t K, typename Row> void for_rows(const Coalesced<K>& c, int64_t first, int64_t last, Row&& row) {
+  if (first >= last) return;  // no rows: a size-0 outer dim would divide by zero below
   std::array<int64_t, K> inner = c.inner_strides(), offsets{};
   int64_t index[TRT_MAX_DIMS] = {0};
   int64_t rest = first;  // multi-index of row `first` over dims [0, nd - 1)
