@@ -59,6 +59,7 @@ int64_t Tensor::size(int64_t d) const {
 }
 
 bool Tensor::is_contiguous() const {
+  if (numel() == 0) return true;  // no elements, no layout (a size-0 dim zeroes `expected` below)
   int64_t expected = 1;
   for (size_t i = sizes().size(); i-- > 0;) {
     if (sizes()[i] == 1) continue;

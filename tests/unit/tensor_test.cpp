@@ -281,5 +281,15 @@ TEST(Tensor, DimOpsOnZeroDimTensors) {
   EXPECT_ERROR_CONTAINS(s.select(0, 0), "select: tensor of shape () has no dims");
 }
 
+TEST(View, EmptyTensorsAreContiguous) {
+  // A size-0 dim after the first made is_contiguous() false for a freshly
+  // allocated tensor, so view, reshape and flatten of it all failed.
+  Tensor e = Tensor::empty({4, 0});
+  EXPECT_TRUE(e.is_contiguous());
+  EXPECT_EQ(e.view({0}).sizes(), (Shape{0}));
+  EXPECT_EQ(e.reshape({0, 4}).sizes(), (Shape{0, 4}));
+  EXPECT_EQ(Tensor::empty({2, 0, 3}).flatten(1).sizes(), (Shape{2, 0}));
+}
+
 }  // namespace
 }  // namespace trainrt
