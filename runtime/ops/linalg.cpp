@@ -116,7 +116,7 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
   Shape out_shape(x.sizes().begin(), x.sizes().end() - 1);
   out_shape.push_back(out_features);
   Tensor out = Tensor::empty(out_shape, x.dtype(), x.device());
-  int64_t rows = x.numel() / std::max<int64_t>(in, 1);
+  int64_t rows = numel_of(Shape(x.sizes().begin(), x.sizes().end() - 1));  // not numel / in: in may be 0
   if (out.numel()) {
     Tensor x2 = x.detach().reshape({rows, in}).unsqueeze(0);  // (1, R, in)
     Tensor wt = w.detach().t().unsqueeze(0);                  // (1, in, out) as a transposed view

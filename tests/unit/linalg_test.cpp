@@ -171,5 +171,16 @@ TEST(Linalg, ErrorsNameBothShapes) {
                         "linear: bias (3) for weight (4, 5)");
 }
 
+TEST(Linear, ZeroInputFeaturesGiveTheBias) {
+  // rows was numel / max(in, 1) = 0 for x (4, 0), not 4.
+  Tensor x = Tensor::empty({4, 0}, DType::Float64);
+  Tensor w = Tensor::empty({3, 0}, DType::Float64);
+  Tensor b = Tensor::from_vector({1, 2, 3}, {3}, DType::Float64);
+  Tensor y = ops::linear(x, w, b);
+  ASSERT_EQ(y.sizes(), (Shape{4, 3}));
+  EXPECT_EQ(y.to_vector(), (std::vector<double>{1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3}));
+  EXPECT_EQ(ops::linear(x, w, Tensor()).to_vector(), std::vector<double>(12, 0.0));
+}
+
 }  // namespace
 }  // namespace trainrt
