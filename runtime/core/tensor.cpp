@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <numeric>
 
 #include "trainrt/autograd.h"
@@ -218,7 +219,10 @@ Tensor Tensor::narrow(int64_t d, int64_t start, int64_t length) const {
   TRT_CHECK(dim() > 0, "narrow: tensor of shape () has no dims");
   d = wrap_dim(d, dim(), "narrow");
   if (start < 0) start += sizes()[d];
-  TRT_CHECK(start >= 0 && length >= 0 && start + length <= sizes()[d], "narrow: range [", start, ", ", start + length,
+  // The end may overflow int64 for a huge length: saturate it instead of wrapping past the check.
+  int64_t end = 0;
+  if (__builtin_add_overflow(start, length, &end)) end = std::numeric_limits<int64_t>::max();
+  TRT_CHECK(start >= 0 && length >= 0 && end <= sizes()[d], "narrow: range [", start, ", ", end,
             ") out of bounds for dim ", d, " of size ", sizes()[d], " in shape ", shape_str());
   Shape s = sizes();
   s[d] = length;

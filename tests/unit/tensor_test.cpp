@@ -3,6 +3,7 @@
 // copy_, to_dtype): values against plain index arithmetic on random inputs,
 // storage sharing, finite-difference gradients, and the errors on misuse.
 #include <cmath>
+#include <limits>
 
 #include "reference.h"
 #include "test_util.h"
@@ -289,6 +290,12 @@ TEST(View, EmptyTensorsAreContiguous) {
   EXPECT_EQ(e.view({0}).sizes(), (Shape{0}));
   EXPECT_EQ(e.reshape({0, 4}).sizes(), (Shape{0, 4}));
   EXPECT_EQ(Tensor::empty({2, 0, 3}).flatten(1).sizes(), (Shape{2, 0}));
+}
+
+TEST(Narrow, RefusesARangeWhoseEndOverflows) {
+  // start + length wrapped negative and passed the bounds check.
+  Tensor t = random_tensor({4, 3});
+  EXPECT_ERROR_CONTAINS(t.narrow(0, 2, std::numeric_limits<int64_t>::max()), "narrow: range");
 }
 
 }  // namespace
