@@ -155,7 +155,9 @@ Shape infer_shape(const Shape& requested, int64_t numel, const Shape& from, cons
       infer_at = static_cast<int64_t>(i);
     } else {
       TRT_CHECK(out[i] >= 0, op, ": negative size in ", trainrt::shape_str(requested));
-      known *= out[i];
+      // A wrapped product could match numel (e.g. 2^64 -> 0 for an empty tensor).
+      TRT_CHECK(!__builtin_mul_overflow(known, out[i], &known), op, ": cannot reshape ", trainrt::shape_str(from),
+                " (", numel, " elements) into ", trainrt::shape_str(requested), " (more than 2^63 elements)");
     }
   }
   if (infer_at >= 0) {

@@ -298,5 +298,12 @@ TEST(Narrow, RefusesARangeWhoseEndOverflows) {
   EXPECT_ERROR_CONTAINS(t.narrow(0, 2, std::numeric_limits<int64_t>::max()), "narrow: range");
 }
 
+TEST(View, RefusesSizesWhoseProductOverflows) {
+  // (2^62, 4) has 2^64 elements, which wrapped to 0 and matched an empty tensor.
+  Tensor e = Tensor::empty({0});
+  EXPECT_ERROR_CONTAINS(e.view({int64_t{1} << 62, 4}), "view: cannot reshape");
+  EXPECT_ERROR_CONTAINS(e.reshape({int64_t{1} << 62, 4, -1}), "reshape");
+}
+
 }  // namespace
 }  // namespace trainrt
