@@ -27,13 +27,16 @@ AccumulateGrad::AccumulateGrad(std::weak_ptr<TensorImpl> leaf) : Node("Accumulat
 std::vector<Tensor> AccumulateGrad::apply(const Tensor& grad_output) {
   auto leaf = leaf_.lock();
   if (!leaf) return {};
-  Tensor g = grad_output.contiguous();
   if (leaf->grad) {
-    leaf->grad = ops::add(Tensor(leaf->grad), g).impl_ptr();
-  } else {
-    // Own the buffer: the incoming gradient may alias a tensor the graph still uses.
-    leaf->grad = (g.same_storage(grad_output) ? g.clone() : g).impl_ptr();
+    leaf->grad = ops::add(Tensor(leaf->grad), grad_output.contiguous()).impl_ptr();
+    return {};
   }
+  // .grad must own its buffer: the incoming gradient may be shared (add's backward
+  // hands one tensor to both inputs) or be a view of something the graph uses.
+  // A contiguous gradient nobody else references is taken as is (no copy).
+  bool sole_owner = grad_output.impl_ptr().use_count() == 1 && grad_output.storage().use_count() == 1;
+  if (sole_owner && grad_output.is_contiguous()) leaf->grad = grad_output.impl_ptr();
+  else leaf->grad = grad_output.clone().impl_ptr();
   return {};
 }
 

@@ -58,6 +58,17 @@ TEST(Autograd, ImplicitGradOnlyForScalars) {
   }
 }
 
+// add's backward hands one gradient tensor to both inputs; each leaf's .grad
+// must still own its buffer, so changing one in place leaves the other alone.
+TEST(Autograd, LeafGradientsNeverShareStorage) {
+  Tensor a = leaf({3}), b = leaf({3});
+  ops::sum(ops::add(a, b)).backward();
+  EXPECT_FALSE(a.grad().same_storage(b.grad()));
+  Tensor ga = a.grad();
+  ops::fill_(ga, 5);
+  EXPECT_EQ(b.grad().to_vector(), (std::vector<double>{1, 1, 1}));
+}
+
 TEST(Autograd, ViewsRouteGradientsBack) {
   Tensor x = leaf({2, 3});
   // transpose + narrow + expand: gradient lands only on the narrowed column
