@@ -267,9 +267,14 @@ TEST(DataLoader, PrefetchIsBoundedAndShutdownMidEpochIsClean) {
   {
     DataLoader loader(ds, o);
     loader.begin_epoch();
+    // Wait (up to 10 s on a loaded machine) for the workers to start, then give
+    // them time to run ahead as far as they are allowed to.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (built->load() == 0 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    EXPECT_GT(built->load(), 0) << "no worker built a batch within 10 s";
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     EXPECT_LE(built->load(), 6) << "workers ran more than workers * prefetch_factor batches ahead";
-    EXPECT_GT(built->load(), 0);
     std::vector<Tensor> batch;
     ASSERT_TRUE(loader.next(batch));
     loader.begin_epoch();  // abandons the running pass
