@@ -170,8 +170,6 @@ Shape infer_shape(const Shape& requested, int64_t numel, const Shape& from, cons
   return out;
 }
 
-Tensor reshape_backward_to(const Tensor& g, const Shape& shape) { return g.reshape(shape); }
-
 }  // namespace
 
 Tensor Tensor::view(const Shape& requested) const {
@@ -179,7 +177,7 @@ Tensor Tensor::view(const Shape& requested) const {
   TRT_CHECK(is_contiguous(), "view: tensor of shape ", shape_str(), " is not contiguous; use reshape() or contiguous()");
   Tensor out = make_view(*this, sizes_out, contiguous_strides(sizes_out), offset());
   Shape in_shape = sizes();
-  record("view", {*this}, out, [in_shape](const Tensor& g) { return std::vector<Tensor>{reshape_backward_to(g, in_shape)}; });
+  record("view", {*this}, out, [in_shape](const Tensor& g) { return std::vector<Tensor>{g.reshape(in_shape)}; });
   return out;
 }
 
