@@ -78,7 +78,15 @@ trt_status host_register_collective(void* host, const trt_collective_def* def) {
   trt_collective_def d;
   if (!copy_def(def, d)) return reject(host, "register_collective: null or truncated trt_collective_def");
   if (!d.name) return reject(host, "register_collective: name is required");
-  pending_of(host).collectives.push_back({d.name, d});
+  std::string name = d.name;
+  PendingCollective pending{name, d.device_type, {}};
+  if (!copy_def(static_cast<const trt_collective_backend*>(d.backend), pending.backend))
+    return reject(host, "register_collective " + name + ": backend must point at a trt_collective_backend");
+  const trt_collective_backend& b = pending.backend;
+  if (!b.create || !b.work_wait || !b.work_test || !b.work_free || !b.abort || !b.destroy)
+    return reject(host, "register_collective " + name +
+                            ": create, work_wait, work_test, work_free, abort and destroy are required");
+  pending_of(host).collectives.push_back(std::move(pending));
   return TRT_OK;
 }
 

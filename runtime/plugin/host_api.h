@@ -18,11 +18,19 @@ template <typename Def> struct PendingNamed {
   Def def;
 };
 
+// A collective backend's table is copied (up to the smaller struct_size), so
+// an older plugin's shorter table reads its missing entries as NULL.
+struct PendingCollective {
+  std::string name;
+  int32_t device_type;
+  trt_collective_backend backend;
+};
+
 struct PendingRegistrations {
   std::vector<PendingKernel> kernels;
   std::vector<PendingNamed<trt_layer_def>> layers;
   std::vector<PendingNamed<trt_loader_def>> loaders;
-  std::vector<PendingNamed<trt_collective_def>> collectives;
+  std::vector<PendingCollective> collectives;
   std::string error;  // first bad registration, reported as the refusal reason
 };
 

@@ -28,6 +28,7 @@ struct State {
   std::map<std::string, bool> tried;  // canonical path -> loaded?
   std::map<std::string, trt_loader_def> loaders;
   std::map<std::pair<std::string, int32_t>, trt_layer_def> layers;
+  std::map<std::string, CollectiveBackend> collectives;
 };
 
 State& state() {
@@ -75,7 +76,10 @@ void commit(const std::string& plugin_name, PendingRegistrations& pending, Plugi
     state().loaders[l.name] = l.def;
     record.loaders.push_back(l.name);
   }
-  for (const auto& c : pending.collectives) record.collectives.push_back(c.name);
+  for (const auto& c : pending.collectives) {
+    state().collectives[c.name] = CollectiveBackend{c.name, static_cast<DeviceType>(c.device_type), c.backend, plugin_name};
+    record.collectives.push_back(c.name);
+  }
 }
 
 }  // namespace
@@ -207,6 +211,19 @@ const trt_loader_def* find_loader(const std::string& name) {
 const trt_layer_def* find_layer(const std::string& name, int32_t device_type) {
   auto it = state().layers.find({name, device_type});
   return it == state().layers.end() ? nullptr : &it->second;
+}
+
+const CollectiveBackend* find_collective(const std::string& name) {
+  std::lock_guard lock(state().mutex);
+  auto it = state().collectives.find(name);
+  return it == state().collectives.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> collective_names() {
+  std::lock_guard lock(state().mutex);
+  std::vector<std::string> out;
+  for (const auto& [name, backend] : state().collectives) out.push_back(name);
+  return out;
 }
 
 std::vector<std::string> loader_names() {

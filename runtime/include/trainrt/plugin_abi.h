@@ -32,7 +32,9 @@ typedef enum trt_status {
   TRT_ERR_OUT_OF_MEMORY = 3,
   TRT_ERR_IO = 4,               /* file missing, truncated, unreadable */
   TRT_ERR_ABI = 5,              /* version or struct size mismatch */
-  TRT_ERR_INTERNAL = 6
+  TRT_ERR_INTERNAL = 6,
+  TRT_ERR_TIMEOUT = 7,          /* a wait ran out of time; the operation may still be pending */
+  TRT_ERR_ABORTED = 8           /* a communicator was aborted (a peer failed, a timeout) */
 } trt_status;
 
 /* Values are stable: they are stored in checkpoints and crossed by plugins. */
@@ -137,14 +139,100 @@ typedef struct trt_loader_def {
   void (*close)(void* handle);
 } trt_loader_def;
 
-/* A collective backend (Gloo, NCCL). The process-group interface is defined by
- * the distributed issue; this registration record is append-only like the rest. */
+/* ---- Collectives ---------------------------------------------------------
+ * A collective backend (Gloo for CPU tensors, NCCL for CUDA tensors) is a
+ * function table registered with trt_collective_def.backend. The host owns
+ * ranks, sequence numbers, timeouts and error reports (runtime/dist); the
+ * backend only moves bytes with its own algorithms. */
+
+/* The rendezvous key-value store, served by the host (TCP store of the
+ * launcher, a shared directory, Redis). Every key a communicator uses must
+ * start with trt_comm_options.store_prefix; the host already applies it, so a
+ * backend uses plain names ("gloo/rank0"). Calls are thread-safe. */
+typedef struct trt_store {
+  uint32_t struct_size;
+  uint32_t abi_version;
+  void* handle;
+  trt_status (*set)(void* handle, const char* key, const void* value, size_t size, char* error, size_t error_capacity);
+  /* Waits up to timeout_ms for key, then copies min(size, capacity) bytes into
+   * value and stores the full size in *size. capacity too small: returns
+   * TRT_ERR_INVALID_ARGUMENT with *size set, so the caller retries bigger. */
+  trt_status (*get)(void* handle, const char* key, void* value, size_t capacity, size_t* size, int64_t timeout_ms,
+                    char* error, size_t error_capacity);
+  trt_status (*add)(void* handle, const char* key, int64_t delta, int64_t* result, char* error, size_t error_capacity);
+  /* Waits until every key exists (TRT_ERR_TIMEOUT names the missing ones). */
+  trt_status (*wait)(void* handle, const char* const* keys, int32_t n_keys, int64_t timeout_ms, char* error,
+                     size_t error_capacity);
+} trt_store;
+
+typedef enum trt_reduce_op {
+  TRT_REDUCE_SUM = 0,
+  TRT_REDUCE_AVG = 1, /* sum / world_size; floating dtypes only */
+  TRT_REDUCE_MAX = 2,
+  TRT_REDUCE_MIN = 3
+} trt_reduce_op;
+
+/* What a communicator is created from. One communicator = one process's place
+ * in one group of world_size ranks. */
+typedef struct trt_comm_options {
+  uint32_t struct_size;
+  uint32_t abi_version;
+  int32_t rank;
+  int32_t world_size;
+  const trt_store* store;    /* valid until destroy() */
+  int64_t timeout_ms;        /* every operation fails after this long (> 0) */
+  int32_t device_type;       /* the device whose tensors this communicator moves */
+  int32_t device_index;
+  const char* local_address; /* (optional) IP to bind, "" = the backend decides (e.g. GLOO_SOCKET_IFNAME) */
+} trt_comm_options;
+
+/* The backend's function table. Tensor rules, checked by the host before a call:
+ * every view is contiguous, on the communicator's device, of the same dtype
+ * (float32, float64 or int64) and shape on every rank. Operations are
+ * asynchronous and run in the order they were issued on a rank; `stream` is the
+ * device queue they are ordered after (NULL on CPU). Each returns a work handle
+ * in *work, owned by the caller (work_free). A NULL operation means the
+ * backend does not support it; the host says so by name. Views' memory stays
+ * valid until the work has completed. */
+typedef struct trt_collective_backend {
+  uint32_t struct_size;
+  uint32_t abi_version;
+  trt_status (*create)(const trt_comm_options* options, void** comm, char* error, size_t error_capacity);
+  /* In place: tensor <- op over ranks of tensor. */
+  trt_status (*all_reduce)(void* comm, const trt_tensor_view* tensor, int32_t op, void* stream, void** work,
+                           char* error, size_t error_capacity);
+  /* In place: tensor <- root's tensor (root is a rank). */
+  trt_status (*broadcast)(void* comm, const trt_tensor_view* tensor, int32_t root, void* stream, void** work,
+                          char* error, size_t error_capacity);
+  /* output (world_size * numel(input) elements) <- the inputs of ranks 0..world_size-1, concatenated. */
+  trt_status (*all_gather)(void* comm, const trt_tensor_view* input, const trt_tensor_view* output, void* stream,
+                           void** work, char* error, size_t error_capacity);
+  /* output (numel(input) / world_size elements) <- chunk `rank` of op over ranks of input. */
+  trt_status (*reduce_scatter)(void* comm, const trt_tensor_view* input, const trt_tensor_view* output, int32_t op,
+                               void* stream, void** work, char* error, size_t error_capacity);
+  trt_status (*barrier)(void* comm, void** work, char* error, size_t error_capacity);
+  /* Waits up to timeout_ms (-1 = until done). TRT_ERR_TIMEOUT: still running;
+   * otherwise the operation's own status and message. Thread-safe. */
+  trt_status (*work_wait)(void* work, int64_t timeout_ms, char* error, size_t error_capacity);
+  /* *done = 1 once finished, successfully or not (work_wait gives the status). */
+  trt_status (*work_test)(void* work, int32_t* done, char* error, size_t error_capacity);
+  /* Frees a handle; waits for the operation first if it is still running. */
+  void (*work_free)(void* work);
+  /* Makes the running and every later operation fail promptly with
+   * TRT_ERR_ABORTED (after a timeout, or when a peer died). Any thread. */
+  void (*abort)(void* comm);
+  /* Aborts what is pending and frees the communicator. */
+  void (*destroy)(void* comm);
+} trt_collective_backend;
+
+/* Registers a collective backend. The record is append-only like the rest;
+ * backend points at a trt_collective_backend that lives as long as the plugin. */
 typedef struct trt_collective_def {
   uint32_t struct_size;
   uint32_t abi_version;
   const char* name;   /* e.g. "gloo", "nccl" */
   int32_t device_type;
-  void* backend;      /* (optional) backend function table, versioned by its own struct_size */
+  void* backend;      /* const trt_collective_backend*, versioned by its own struct_size */
 } trt_collective_def;
 
 /* Services the host hands a plugin during init. `host` is opaque and must be

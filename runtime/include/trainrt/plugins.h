@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "trainrt/device.h"
 #include "trainrt/plugin_abi.h"
 
 namespace trainrt {
@@ -34,9 +35,19 @@ bool load_plugin_file(const std::string& path);
 const std::vector<PluginRecord>& loaded_plugins();
 const std::vector<PluginRefusal>& refused_plugins();
 
+// A collective backend a plugin registered (its table copied by the host).
+struct CollectiveBackend {
+  std::string name;  // "gloo"
+  DeviceType device_type;
+  trt_collective_backend table;
+  std::string plugin;
+};
+
 // Lookups of what plugins registered (null when absent).
 const trt_loader_def* find_loader(const std::string& name);
 const trt_layer_def* find_layer(const std::string& name, int32_t device_type);
 std::vector<std::string> loader_names();
+const CollectiveBackend* find_collective(const std::string& name);
+std::vector<std::string> collective_names();
 
 }  // namespace trainrt
