@@ -1,7 +1,10 @@
 // The reverse-mode engine: counts each node's consumers, then walks the graph
 // from the root in topological order, summing gradients that meet at a node,
 // checking each gradient's shape against its input, and releasing every node's
-// saved tensors as soon as it has run (unless retain_graph).
+// saved tensors as soon as it has run (unless retain_graph). Leaves run their
+// gradient-ready hooks after accumulating; callbacks queued during a backward
+// run once its graph is done (the DDP reducer's hooks and final wait).
+#include <atomic>
 #include <unordered_map>
 #include <vector>
 
@@ -24,35 +27,57 @@ void Node::release() {
 
 AccumulateGrad::AccumulateGrad(std::weak_ptr<TensorImpl> leaf) : Node("AccumulateGrad", {}, nullptr), leaf_(std::move(leaf)) {}
 
+namespace {
+
+// Callbacks queued during the backward running on this thread (null outside one).
+thread_local std::vector<std::function<void()>>* g_backward_callbacks = nullptr;
+std::atomic<uint64_t> g_next_hook_id{1};
+
+void run_grad_ready_hooks(TensorImpl& leaf) {
+  if (leaf.grad_ready_hooks.empty()) return;
+  auto hooks = leaf.grad_ready_hooks;  // a hook may remove itself
+  for (auto& [id, fn] : hooks) fn();
+}
+
+}  // namespace
+
+uint64_t add_grad_ready_hook(const Tensor& leaf, std::function<void()> fn) {
+  TRT_CHECK(leaf.is_leaf() && leaf.requires_grad(), "grad-ready hook: tensor ", leaf.shape_str(),
+            " is not a leaf that requires grad");
+  uint64_t id = g_next_hook_id++;
+  leaf.impl().grad_ready_hooks.emplace_back(id, std::move(fn));
+  return id;
+}
+
+void remove_grad_ready_hook(const Tensor& leaf, uint64_t id) {
+  auto& hooks = leaf.impl().grad_ready_hooks;
+  std::erase_if(hooks, [id](const auto& entry) { return entry.first == id; });
+}
+
+void queue_backward_callback(std::function<void()> fn) {
+  TRT_CHECK(g_backward_callbacks != nullptr, "queue_backward_callback: no backward is running on this thread");
+  g_backward_callbacks->push_back(std::move(fn));
+}
+
 std::vector<Tensor> AccumulateGrad::apply(const Tensor& grad_output) {
   auto leaf = leaf_.lock();
   if (!leaf) return {};
   if (leaf->grad) {
     leaf->grad = ops::add(Tensor(leaf->grad), grad_output.contiguous()).impl_ptr();
-    return {};
+  } else {
+    // .grad must own its buffer: the incoming gradient may be shared (add's backward
+    // hands one tensor to both inputs) or be a view of something the graph uses.
+    // A contiguous gradient nobody else references is taken as is (no copy).
+    bool sole_owner = grad_output.impl_ptr().use_count() == 1 && grad_output.storage().use_count() == 1;
+    if (sole_owner && grad_output.is_contiguous()) leaf->grad = grad_output.impl_ptr();
+    else leaf->grad = grad_output.clone().impl_ptr();
   }
-  // .grad must own its buffer: the incoming gradient may be shared (add's backward
-  // hands one tensor to both inputs) or be a view of something the graph uses.
-  // A contiguous gradient nobody else references is taken as is (no copy).
-  bool sole_owner = grad_output.impl_ptr().use_count() == 1 && grad_output.storage().use_count() == 1;
-  if (sole_owner && grad_output.is_contiguous()) leaf->grad = grad_output.impl_ptr();
-  else leaf->grad = grad_output.clone().impl_ptr();
+  run_grad_ready_hooks(*leaf);
   return {};
 }
 
-void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
-  TRT_CHECK(root.requires_grad(), "backward: tensor of shape ", root.shape_str(),
-            " does not require grad (no input had requires_grad set)");
-  Tensor seed = grad;
-  if (!seed.defined()) {
-    TRT_CHECK(root.numel() == 1, "backward: grad can be implicit only for one-element outputs, got shape ",
-              root.shape_str(), "; pass a gradient");
-    seed = ops::ones(root.sizes(), root.dtype(), root.device());
-  }
-  TRT_CHECK(seed.sizes() == root.sizes(), "backward: gradient of shape ", seed.shape_str(), " for output of shape ",
-            root.shape_str());
-  NoGradGuard no_grad;
-
+// Walks the graph from root in dependency order (see the file comment).
+static void run_graph(const Tensor& root, const Tensor& seed, bool retain_graph) {
   std::shared_ptr<Node> start = root.is_leaf() ? nullptr : root.grad_fn();
   if (!start) {  // a leaf: its gradient is the seed itself
     AccumulateGrad(root.impl_ptr()).apply(seed);
@@ -104,6 +129,32 @@ void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
       if (--pending_inputs[next] == 0) ready.push_back(next);
     }
     keep_alive.erase(n);
+  }
+}
+
+void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
+  TRT_CHECK(root.requires_grad(), "backward: tensor of shape ", root.shape_str(),
+            " does not require grad (no input had requires_grad set)");
+  Tensor seed = grad;
+  if (!seed.defined()) {
+    TRT_CHECK(root.numel() == 1, "backward: grad can be implicit only for one-element outputs, got shape ",
+              root.shape_str(), "; pass a gradient");
+    seed = ops::ones(root.sizes(), root.dtype(), root.device());
+  }
+  TRT_CHECK(seed.sizes() == root.sizes(), "backward: gradient of shape ", seed.shape_str(), " for output of shape ",
+            root.shape_str());
+  NoGradGuard no_grad;
+  std::vector<std::function<void()>> callbacks;
+  TRT_CHECK(g_backward_callbacks == nullptr, "backward: called from inside another backward (a hook)");
+  g_backward_callbacks = &callbacks;
+  struct Reset {
+    ~Reset() { g_backward_callbacks = nullptr; }
+  } reset;
+  run_graph(root, seed, retain_graph);
+  // Callbacks may queue more callbacks; run until none is left.
+  for (size_t i = 0; i < callbacks.size(); ++i) {
+    auto fn = std::move(callbacks[i]);
+    fn();
   }
 }
 

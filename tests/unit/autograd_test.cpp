@@ -78,5 +78,42 @@ TEST(Autograd, ViewsRouteGradientsBack) {
   EXPECT_EQ(g, (std::vector<double>{0, 4, 0, 0, 4, 0}));
 }
 
+// The hooks the DDP reducer hangs on: a grad-ready hook runs once per backward,
+// after .grad holds the accumulated gradient; a queued callback runs after the
+// whole graph, and only from inside a backward.
+TEST(AutogradHooks, GradReadyRunsAfterAccumulationAndCallbacksAfterTheGraph) {
+  Tensor w = leaf({3}), v = leaf({3});
+  std::vector<std::string> events;
+  uint64_t id = add_grad_ready_hook(w, [&] {
+    events.push_back("w ready, grad[0]=" + std::to_string(static_cast<int>(w.grad().to_vector()[0])));
+    queue_backward_callback([&] { events.push_back("callback, v has grad: " + std::string(v.grad().defined() ? "yes" : "no")); });
+  });
+  // w is used twice: its two contributions meet before the hook runs once.
+  ops::sum(ops::add(ops::mul(w, 2.0), ops::add(ops::mul(w, 3.0), v))).backward();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0], "w ready, grad[0]=5");
+  EXPECT_EQ(events[1], "callback, v has grad: yes");
+  remove_grad_ready_hook(w, id);
+  ops::sum(w).backward();
+  EXPECT_EQ(events.size(), 2u) << "a removed hook must not run";
+}
+
+TEST(AutogradHooks, CallbacksOutsideBackwardAndHooksOnNonLeavesAreRefused) {
+  EXPECT_ERROR_CONTAINS(queue_backward_callback([] {}), "no backward is running");
+  Tensor x = leaf({2});
+  Tensor y = ops::mul(x, 2.0);
+  EXPECT_ERROR_CONTAINS(add_grad_ready_hook(y, [] {}), "is not a leaf that requires grad");
+}
+
+TEST(AutogradHooks, AnErrorInACallbackFailsTheBackward) {
+  Tensor w = leaf({2});
+  add_grad_ready_hook(w, [] { queue_backward_callback([] { fail("reducer says no"); }); });
+  EXPECT_ERROR_CONTAINS(ops::sum(w).backward(), "reducer says no");
+  // The engine is usable again afterwards.
+  Tensor u = leaf({2});
+  ops::sum(u).backward();
+  EXPECT_TRUE(u.grad().defined());
+}
+
 }  // namespace
 }  // namespace trainrt

@@ -78,4 +78,15 @@ void record(const char* name, const std::vector<Tensor>& inputs, Tensor& output,
 // Runs backward from `root` (grad defaults to ones for a one-element root).
 void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph);
 
+// Gradient-ready hooks (PyTorch's post-accumulate-grad hook): fn runs each time
+// a backward has accumulated a gradient into leaf.grad, on the thread running
+// backward. The DDP reducer starts a bucket's all-reduce from here.
+uint64_t add_grad_ready_hook(const Tensor& leaf, std::function<void()> fn);
+void remove_grad_ready_hook(const Tensor& leaf, uint64_t id);
+
+// Runs fn once the backward now running has finished its graph (PyTorch's
+// queue_callback); an exception from fn fails that backward. Only callable
+// from inside a backward (a hook); throws otherwise.
+void queue_backward_callback(std::function<void()> fn);
+
 }  // namespace trainrt

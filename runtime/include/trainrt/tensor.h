@@ -3,6 +3,7 @@
 // The math lives in ops.h; this file holds the data model and view operations.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,6 +30,8 @@ struct TensorImpl {
   std::shared_ptr<TensorImpl> grad;        // accumulated .grad (leaf tensors)
   std::shared_ptr<Node> grad_fn;           // node that produced this tensor (non-leaf)
   std::weak_ptr<Node> grad_accumulator;    // shared AccumulateGrad node (leaf)
+  // Run after backward accumulated into .grad (leaves only; see autograd.h).
+  std::vector<std::pair<uint64_t, std::function<void()>>> grad_ready_hooks;
 };
 
 class Tensor {
