@@ -11,6 +11,7 @@
 namespace trainrt::cli {
 
 int train_command(const std::vector<std::string>& args);
+int launch_command(const std::vector<std::string>& args);
 int plugins_command(const std::vector<std::string>& args);
 int devices_command(const std::vector<std::string>& args);
 int bench_command(const std::vector<std::string>& args);

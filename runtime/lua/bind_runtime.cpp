@@ -6,6 +6,9 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
 
 #include "lua/bindings.h"
 #include "lua/exit_request.h"
@@ -96,10 +99,18 @@ const luaL_Reg kFunctions[] = {
 
 void bind_runtime(lua_State* L) {
   set_functions(L, kFunctions);
-  lua_pushboolean(L, isatty(fileno(stdout)));
+  // A worker of `trainrt launch` writes into a pipe; the launcher sets
+  // TRAINRT_TTY=1 for rank 0 when its own stdout is a terminal.
+  const char* tty = std::getenv("TRAINRT_TTY");
+  lua_pushboolean(L, isatty(fileno(stdout)) || (tty && std::string(tty) == "1"));
   lua_setfield(L, -2, "is_tty");
   lua_pushstring(L, TRAINRT_VERSION);
   lua_setfield(L, -2, "version");
+  // The trainrt binary running this script (for scripts that start more of them).
+  std::error_code ec;
+  std::string exe = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+  lua_pushstring(L, exe.c_str());
+  lua_setfield(L, -2, "executable");
 }
 
 }  // namespace trainrt::lua

@@ -67,8 +67,18 @@ bool profiling_enabled() {
   return enabled;
 }
 
+// Default: every core, or TRAINRT_DEFAULT_THREADS (set by `trainrt launch` to
+// the cores per worker, so N workers on one machine do not oversubscribe it).
+int default_threads() {
+  if (const char* env = std::getenv("TRAINRT_DEFAULT_THREADS")) {
+    int n = std::atoi(env);
+    if (n >= 1 && n <= 1024) return n;
+  }
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
 int& thread_setting() {
-  static int threads = std::max(1u, std::thread::hardware_concurrency());
+  static int threads = default_threads();
   return threads;
 }
 
