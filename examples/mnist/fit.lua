@@ -39,9 +39,7 @@ local model = nn.Sequential()
   :add(nn.Flatten())                             -- (N, 1600)
   :add(Dense(64 * 5 * 5, 128, "relu"))
   :add(Dense(128, 10))
-local device = trainrt.device or "cpu"
-if device:sub(1, 3) ~= "cpu" then model:to(device) end
-print(model)
+trainrt.strategy():print(model)
 
 local history = trainrt.fit{
   model = model,
@@ -57,4 +55,4 @@ local history = trainrt.fit{
     end,
   },
 }
-print(string.format("best test_accuracy=%.4f", math.max(table.unpack(history.test_accuracy))))
+trainrt.strategy():print(string.format("best test_accuracy=%.4f", math.max(table.unpack(history.test_accuracy))))

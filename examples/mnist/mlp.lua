@@ -28,9 +28,7 @@ local model = nn.Sequential{
   nn.Linear(256, 256), nn.ReLU(),
   nn.Linear(256, 10),
 }
-local device = trainrt.device or "cpu"
-if device:sub(1, 3) ~= "cpu" then model:to(device) end
-print(model)
+trainrt.strategy():print(model)
 
 local optimizer
 if args.optimizer == "adam" then

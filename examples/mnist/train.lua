@@ -1,7 +1,10 @@
 -- The seed CNN on Fashion-MNIST with an explicit training loop, as a PyTorch
 -- train.py would write it. Run: trainrt train examples/mnist/train.lua --epochs 3
--- Flags: --epochs, --batch-size, --lr, --limit N (first N training samples; 0 = all),
+-- On 2 processes: trainrt launch --nproc-per-node 2 examples/mnist/train.lua --strategy ddp
+-- Flags: --epochs, --batch-size (per process), --lr, --limit N (first N training samples; 0 = all),
 -- --test-limit N (same for the test set), --data DIR, --log-every N (plain-output step lines).
+-- The loop talks to the run's strategy (--strategy single|ddp|a script), so it
+-- runs unchanged on one process or many.
 local nn = require "trainrt.nn"
 local optim = require "trainrt.optim"
 local data = require "trainrt.data"
@@ -16,16 +19,15 @@ local args = trainrt.args{
   data = { "/usr/share/datasets/fashion-mnist", help = "folder with the Fashion-MNIST IDX files" },
   log_every = { 100, help = "without a terminal, a progress line every N steps" },
 }
-local device = trainrt.device or "cpu"
-local on_cpu = device:sub(1, 3) == "cpu"
+local strategy = trainrt.strategy()
 local normalize = { mean = 0.2860, std = 0.3530 }
 
 local train_set = data.fashion_mnist{ root = args.data, split = "train" }
 local test_set = data.fashion_mnist{ root = args.data, split = "test" }
 if args.limit > 0 then train_set = data.subset(train_set, args.limit) end
 if args.test_limit > 0 then test_set = data.subset(test_set, args.test_limit) end
-local train_loader = data.DataLoader(train_set, { batch_size = args.batch_size, shuffle = true, normalize = normalize })
-local test_loader = data.DataLoader(test_set, { batch_size = 1000, normalize = normalize })
+local train_loader = strategy:loader(train_set, { batch_size = args.batch_size, shuffle = true, normalize = normalize })
+local test_loader = strategy:loader(test_set, { batch_size = 1000, normalize = normalize, eval = true })
 
 -- x: (N, 1, 28, 28) -> logits (N, 10)
 local model = nn.Sequential{
@@ -35,39 +37,41 @@ local model = nn.Sequential{
   nn.Linear(64 * 7 * 7, 128), nn.ReLU(),
   nn.Linear(128, 10),
 }
-if not on_cpu then model:to(device) end
 local criterion = nn.CrossEntropyLoss()
 local optimizer = optim.Adam{ model:parameters(), lr = args.lr }
+model, optimizer = strategy:setup(model, optimizer)
 
--- Test-set accuracy and mean loss, in eval mode without building a graph.
+-- Test-set accuracy and mean loss over every rank's shard, in eval mode without building a graph.
 local function evaluate()
   model:eval()
   local correct, loss_sum, total = 0, 0, 0
   trainrt.no_grad(function()
     for x, y in test_loader do
-      if not on_cpu then x, y = x:to(device), y:to(device) end
+      x, y = strategy:to_device(x, y)
       local logits = model(x)  -- (N, 10)
       loss_sum = loss_sum + criterion(logits, y):item() * x:size(1)
       correct = correct + logits:argmax(2):eq(y):float():sum():item()
       total = total + x:size(1)
     end
   end)
+  correct, loss_sum, total = table.unpack(strategy:reduce({ correct, loss_sum, total }, "sum"))
   return correct / total, loss_sum / total
 end
 
-print(model)
-print(string.format("train samples=%d test samples=%d batches/epoch=%d parameters=%d device=%s",
-  #train_set, #test_set, #train_loader, model:num_parameters(), device))
+strategy:print(model)
+strategy:print(string.format("train samples=%d test samples=%d batches/epoch=%d parameters=%d device=%s strategy=%s",
+  #train_set, #test_set, #train_loader, model:num_parameters(), strategy.device, tostring(strategy)))
 
 for epoch = 1, args.epochs do
   model:train()
-  local bar = Progress.new{ total = #train_loader, epoch = epoch, epochs = args.epochs, every = args.log_every }
+  local bar = Progress.new{ total = #train_loader, epoch = epoch, epochs = args.epochs, every = args.log_every,
+                            strategy = strategy }
   for x, y in train_loader do
-    if not on_cpu then x, y = x:to(device), y:to(device) end
+    x, y = strategy:to_device(x, y)
     optimizer:zero_grad()
     local loss = criterion(model(x), y)
-    loss:backward()
-    optimizer:step()
+    strategy:backward(loss)
+    strategy:step(optimizer)
     bar:update(x:size(1), loss:item())
   end
   local logs = bar:logs()  -- training loss and samples/s, before the evaluation

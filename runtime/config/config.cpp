@@ -100,6 +100,20 @@ RunSettings settings_of(const toml::table& config) {
     if (!n->is_boolean()) bad_setting("quiet must be true or false", *n);
     s.quiet = n->as_boolean()->get();
   }
+  auto string_setting = [&](const char* path, const char* what, std::string& out) {
+    if (const toml::node* n = config.at_path(path).node()) {
+      if (!n->is_string() || n->as_string()->get().empty()) bad_setting(what, *n);
+      out = n->as_string()->get();
+    }
+  };
+  string_setting("strategy", "strategy must be a name such as \"ddp\" or a path to a strategy script", s.strategy);
+  string_setting("dist.backend", "dist.backend must be a backend name such as \"gloo\"", s.backend);
+  string_setting("dist.rdzv", "dist.rdzv must be a store URL (tcp://HOST:PORT, file:///DIR, redis://HOST:PORT)", s.rdzv);
+  if (const toml::node* n = config.at_path("dist.timeout").node()) {
+    auto v = n->value<double>();
+    if (!v || !(*v > 0) || *v > 1e9) bad_setting("dist.timeout must be a positive number of seconds", *n);
+    s.timeout_s = *v;
+  }
   if (const toml::node* n = config.at_path("plugins.paths").node()) {
     if (n->is_string()) {
       s.plugin_paths.push_back(n->as_string()->get());

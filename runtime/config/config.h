@@ -38,6 +38,10 @@ struct RunSettings {
   std::string device = "cpu";
   bool quiet = false;
   std::vector<std::string> plugin_paths;
+  std::string strategy = "single";   // strategy = "ddp" / --strategy
+  std::string backend;               // [dist] backend / --backend ("" = the device's default)
+  double timeout_s = 300;            // [dist] timeout / --timeout
+  std::string rdzv;                  // [dist] rdzv: tcp://, file://, redis:// ("" = MASTER_ADDR:MASTER_PORT)
 };
 // Reads the settings; a wrong type throws ConfigError, e.g. "config: threads must be an integer >= 1, got 'x'".
 RunSettings settings_of(const toml::table& config);

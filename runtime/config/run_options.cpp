@@ -2,6 +2,7 @@
 #include "config/run_options.h"
 
 #include <cctype>
+#include <cstdlib>
 
 #include "trainrt/device.h"
 
@@ -26,6 +27,9 @@ const std::vector<RunOptionSpec>& run_option_specs() {
       {"--device", "DEVICE", "cpu or cuda:N (default: cpu)"},
       {"--seed", "N", "seed of the random generators"},
       {"--quiet", "", "log warnings and errors only"},
+      {"--strategy", "NAME", "single (default), ddp, or a strategy script: a path or a module on TRAINRT_LUA_PATH"},
+      {"--backend", "NAME", "collective backend for ddp (default: gloo on cpu)"},
+      {"--timeout", "SECONDS", "a collective or rendezvous that takes longer fails (default: 300)"},
   };
   return specs;
 }
@@ -81,6 +85,17 @@ size_t take_run_option(const std::vector<std::string>& args, size_t i, RunOption
       throw UsageError(std::string("--device: ") + e.what());
     }
     out.overrides.push_back("device=\"" + value + "\"");
+  } else if (flag == "--strategy" || flag == "--backend") {
+    if (value.empty() || value.find('"') != std::string::npos || value.find('\\') != std::string::npos)
+      throw UsageError(flag + " expects " + spec->metavar + ", got '" + value + "'");
+    std::string key = flag == "--strategy" ? "strategy" : "dist.backend";
+    out.overrides.push_back(key + "=\"" + value + "\"");
+  } else if (flag == "--timeout") {
+    char* end = nullptr;
+    double seconds = std::strtod(value.c_str(), &end);
+    if (value.empty() || *end != '\0' || !(seconds > 0) || seconds > 1e9)
+      throw UsageError("--timeout expects a positive number of seconds, got '" + value + "'");
+    out.overrides.push_back("dist.timeout=" + std::to_string(seconds));
   }
   return used;
 }

@@ -18,6 +18,7 @@ DataLoader::DataLoader(Dataset dataset, DataLoaderOptions options)
   sampler_.drop_last = options_.drop_last;
   sampler_.num_replicas = options_.num_replicas;
   sampler_.rank = options_.rank;
+  sampler_.pad = options_.pad;
   check_sampler_options(sampler_);
 }
 

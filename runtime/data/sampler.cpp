@@ -35,7 +35,9 @@ void check_sampler_options(const SamplerOptions& o) {
 
 int64_t samples_per_replica(int64_t n, const SamplerOptions& o) {
   check_sampler_options(o);
-  return o.drop_last ? n / o.num_replicas : (n + o.num_replicas - 1) / o.num_replicas;
+  if (o.drop_last) return n / o.num_replicas;
+  if (!o.pad) return n / o.num_replicas + (o.rank < n % o.num_replicas ? 1 : 0);
+  return (n + o.num_replicas - 1) / o.num_replicas;
 }
 
 std::vector<int64_t> permutation(int64_t n, uint64_t seed, uint64_t epoch) {

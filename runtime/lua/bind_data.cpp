@@ -204,6 +204,7 @@ DataLoaderOptions check_loader_options(lua_State* L, int idx) {
     else if (key == "prefetch_factor") o.prefetch_factor = integer_option(L, -1, key);
     else if (key == "num_replicas") o.num_replicas = integer_option(L, -1, key);
     else if (key == "rank") o.rank = integer_option(L, -1, key);
+    else if (key == "pad") o.pad = boolean_option(L, -1, key);
     else if (key == "normalize") {
       TRT_CHECK(lua_istable(L, -1), "DataLoader: normalize must be a table {mean=, std=}");
       lua_getfield(L, -1, "mean");
@@ -214,7 +215,7 @@ DataLoaderOptions check_loader_options(lua_State* L, int idx) {
       lua_pop(L, 1);
     } else {
       fail("DataLoader: unknown option '" + key +
-           "' (known: batch_size, shuffle, seed, drop_last, workers, prefetch_factor, normalize, num_replicas, rank)");
+           "' (known: batch_size, shuffle, seed, drop_last, workers, prefetch_factor, normalize, num_replicas, rank, pad)");
     }
     lua_pop(L, 1);
   }
@@ -286,6 +287,48 @@ int loader_batch_size(lua_State* L) {
   return 1;
 }
 
+void push_numbers(lua_State* L, const std::vector<double>& values) {
+  lua_createtable(L, static_cast<int>(values.size()), 0);
+  for (size_t i = 0; i < values.size(); ++i) {
+    lua_pushnumber(L, values[i]);
+    lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
+  }
+}
+
+// loader:options() -> the options table it was built with (seed resolved), so a
+// strategy can build this rank's shard of the same loader.
+int loader_options(lua_State* L) {
+  DataLoader& loader = check_loader(L, 1);
+  const DataLoaderOptions& o = loader.options();
+  lua_createtable(L, 0, 10);
+  auto set_integer = [&](const char* key, int64_t v) {
+    lua_pushinteger(L, v);
+    lua_setfield(L, -2, key);
+  };
+  auto set_boolean = [&](const char* key, bool v) {
+    lua_pushboolean(L, v);
+    lua_setfield(L, -2, key);
+  };
+  set_integer("batch_size", o.batch_size);
+  set_boolean("shuffle", o.shuffle);
+  set_integer("seed", static_cast<int64_t>(loader.seed()));
+  set_boolean("drop_last", o.drop_last);
+  set_integer("workers", o.workers);
+  set_integer("prefetch_factor", o.prefetch_factor);
+  set_integer("num_replicas", o.num_replicas);
+  set_integer("rank", o.rank);
+  set_boolean("pad", o.pad);
+  if (!o.normalize.mean.empty()) {
+    lua_createtable(L, 0, 2);
+    push_numbers(L, o.normalize.mean);
+    lua_setfield(L, -2, "mean");
+    push_numbers(L, o.normalize.std);
+    lua_setfield(L, -2, "std");
+    lua_setfield(L, -2, "normalize");
+  }
+  return 1;
+}
+
 int loader_seed(lua_State* L) {
   lua_pushinteger(L, static_cast<lua_Integer>(check_loader(L, 1).seed()));
   return 1;
@@ -342,6 +385,7 @@ void bind_data(lua_State* L) {
                                             {"dataset", guarded<loader_dataset>},
                                             {"batch_size", guarded<loader_batch_size>},
                                             {"seed", guarded<loader_seed>},
+                                            {"options", guarded<loader_options>},
                                             {"close", guarded<loader_close>},
                                             {nullptr, nullptr}};
   static const luaL_Reg loader_meta[] = {{"__len", guarded<loader_len>},

@@ -16,5 +16,6 @@ void bind_layer(lua_State* L);       // bind_layer.cpp: trainrt.layer(name, inpu
 void bind_memory(lua_State* L);      // bind_memory.cpp: trainrt.memory(), collector pacing by native bytes
 void bind_runtime(lua_State* L);     // bind_runtime.cpp: threads, devices, plugins, is_tty
 void bind_data(lua_State* L);        // bind_data.cpp (data engineer): datasets from loader plugins, DataLoader
+void bind_dist(lua_State* L);        // bind_dist.cpp: the job's process group, collectives, DDP reducer
 
 }  // namespace trainrt::lua

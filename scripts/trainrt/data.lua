@@ -101,11 +101,20 @@ end
 
 -- data.DataLoader(ds, {batch_size = 64, shuffle = false, seed = <--seed>, drop_last = false,
 --   workers = 0, prefetch_factor = 2, normalize = {mean = m, std = s},
---   num_replicas = 1, rank = 0}) -> loader: `for x, y in loader do` runs one epoch,
--- #loader = batches per epoch, loader:set_epoch(e), loader:next(), loader:close().
+--   num_replicas = 1, rank = 0, pad = true}) -> loader: `for x, y in loader do` runs one epoch,
+-- #loader = batches per epoch, loader:set_epoch(e), loader:next(), loader:close(),
+-- loader:options(), loader:dataset(). Sharded (num_replicas > 1) without drop_last,
+-- pad = true repeats samples so every rank gets as many; pad = false gives each
+-- sample to exactly one rank (evaluation). Strategies build these for you.
 function data.DataLoader(dataset, options)
   local loader = at_caller(native.loader, dataset, options or {})
   return loader
+end
+
+-- True for a DataLoader (data.DataLoader's result).
+function data.is_loader(x)
+  local mt = type(x) == "userdata" and getmetatable(x)
+  return type(mt) == "table" and mt.__name == "trainrt.data.DataLoader"
 end
 
 return data

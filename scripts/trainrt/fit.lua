@@ -2,19 +2,14 @@
 -- (zero_grad, forward, loss, backward, step), with progress, evaluation and
 -- callbacks. Returns the history: history.loss[e], history.test_accuracy[e], ...
 -- and history.epochs[e] (the logs table of epoch e). fit.evaluate is exported too.
+-- It runs through the run's strategy (trainrt.strategy(), or args.strategy), so
+-- the same fit{} call trains on one process or many: the strategy sets the
+-- model up, shards the loaders and reduces the metrics.
 local trainrt = require "trainrt"
+local data = require "trainrt.data"
 local Progress = require "trainrt.progress"
 
 local fit = {}
-
-local function is_cpu(device)
-  return device == nil or device == "" or device:sub(1, 3) == "cpu"
-end
-
-local function to_device(t, device)
-  if is_cpu(device) or t:device() == device then return t end
-  return t:to(device)
-end
 
 -- loss: a module or function (output, target) -> scalar, or "cross_entropy" / "mse".
 local function loss_function(loss)
@@ -34,15 +29,17 @@ end
 
 -- Mean loss and (for integer class targets) accuracy of model on loader, in eval
 -- mode under no_grad; the model's train/eval mode is restored afterwards.
+-- With a strategy, loader is this rank's shard and the sums cover every rank.
 -- Returns {loss = L, accuracy = A or nil, samples = n}.
-function fit.evaluate(model, loader, loss, device)
+function fit.evaluate(model, loader, loss, strategy)
+  strategy = strategy or trainrt.strategy()
   local loss_fn = loss_function(loss)
   local was_training = model.training
   model:eval()
   local loss_sum, correct, total, classified = 0, 0, 0, true
   trainrt.no_grad(function()
     for x, y in loader do
-      x, y = to_device(x, device), to_device(y, device)
+      x, y = strategy:to_device(x, y)
       local n = x:size(1)
       local out = model(x)
       loss_sum = loss_sum + loss_fn(out, y):item() * n
@@ -57,15 +54,25 @@ function fit.evaluate(model, loader, loss, device)
     end
   end)
   model:train(was_training)
+  local sums = strategy:reduce({ loss_sum, correct, total, classified and 0 or 1 }, "sum")
+  loss_sum, correct, total, classified = sums[1], sums[2], sums[3], sums[4] == 0
   if total == 0 then error("trainrt.fit.evaluate: the loader yielded no batches", 2) end
   return { loss = loss_sum / total, accuracy = classified and correct / total or nil, samples = total }
 end
 
+-- This rank's loader for a DataLoader (sharded by the strategy); any other
+-- iterable is used as given.
+local function prepare_loader(strategy, loader, options)
+  if data.is_loader(loader) then return strategy:loader(loader, options) end
+  return loader
+end
+
 -- args: model, loss (default cross entropy), optimizer, train (a loader), test
 -- (optional loader), epochs (default 1), scheduler (stepped once per epoch),
--- device (default trainrt.device), log_every (non-TTY line every N steps, default 100),
--- quiet, callbacks = {on_train_begin(), on_epoch_begin(epoch), on_batch_end(step, logs),
--- on_epoch_end(epoch, logs) -> false stops training, on_train_end(history)}.
+-- strategy (default trainrt.strategy()), log_every (non-TTY line every N steps,
+-- default 100), quiet, callbacks = {on_train_begin(), on_epoch_begin(epoch),
+-- on_batch_end(step, logs), on_epoch_end(epoch, logs) -> false stops training,
+-- on_train_end(history)}. Callbacks run on every rank; logs hold every rank's numbers.
 function fit.fit(args)
   if type(args) ~= "table" then error("trainrt.fit: expected a table {model=, optimizer=, train=, ...}", 2) end
   local model, optimizer, train = args.model, args.optimizer, args.train
@@ -74,8 +81,11 @@ function fit.fit(args)
   if train == nil then error("trainrt.fit: train (a data loader) is required", 2) end
   local loss_fn = loss_function(args.loss)
   local epochs = args.epochs or 1
-  local device = args.device or trainrt.device
+  local strategy = args.strategy or trainrt.strategy()
   local callbacks = args.callbacks or {}
+  model, optimizer = strategy:setup(model, optimizer)
+  train = prepare_loader(strategy, train)
+  local test = args.test and prepare_loader(strategy, args.test, { eval = true })
   local history = { epochs = {} }
 
   if callbacks.on_train_begin then callbacks.on_train_begin() end
@@ -87,14 +97,15 @@ function fit.fit(args)
       local ok, n = pcall(function() return #train end)
       if ok then total = n end
     end
-    local bar = Progress.new{ total = total, epoch = epoch, epochs = epochs, every = args.log_every, quiet = args.quiet }
+    local bar = Progress.new{ total = total, epoch = epoch, epochs = epochs, every = args.log_every, quiet = args.quiet,
+                              strategy = strategy }
     for x, y in train do
-      x, y = to_device(x, device), to_device(y, device)
+      x, y = strategy:to_device(x, y)
       optimizer:zero_grad()
       local out = model(x)
       local loss = loss_fn(out, y)
-      loss:backward()
-      optimizer:step()
+      strategy:backward(loss)
+      strategy:step(optimizer)
       local value = loss:item()
       if value ~= value then
         error(string.format("trainrt.fit: loss is NaN at epoch %d step %d", epoch, bar.steps + 1), 0)
@@ -104,8 +115,8 @@ function fit.fit(args)
       free(out); free(loss); free(x); free(y)
     end
     local logs = bar:logs()  -- samples/s of training alone, before the evaluation
-    if args.test then
-      local result = fit.evaluate(model, args.test, args.loss, device)
+    if test then
+      local result = fit.evaluate(model, test, args.loss, strategy)
       logs.test_loss = result.loss
       logs.test_accuracy = result.accuracy
     end

@@ -15,7 +15,8 @@ Progress.clock = function() return trainrt.clock() end
 
 -- opts: total (steps per epoch), epoch, epochs, every (non-TTY line interval,
 -- default 100), tty (default trainrt.is_tty), quiet (only epoch lines),
--- out (a file, default io.stdout).
+-- out (a file, default io.stdout), strategy (reduce the epoch's numbers over
+-- its ranks; ranks other than the main one print nothing).
 function Progress.new(opts)
   opts = opts or {}
   local self = setmetatable({}, Progress)
@@ -26,6 +27,8 @@ function Progress.new(opts)
   if opts.tty == nil then self.tty = trainrt.is_tty == true else self.tty = opts.tty end
   if opts.quiet == nil then self.quiet = trainrt.quiet == true else self.quiet = opts.quiet end
   self.out = opts.out or io.stdout
+  self.strategy = opts.strategy
+  self.silent = self.strategy ~= nil and not self.strategy:is_main()
   self.steps, self.samples = 0, 0
   self.loss_sum, self.loss_samples = 0, 0
   self.start = Progress.clock()
@@ -80,7 +83,7 @@ function Progress:update(n, loss)
     self.loss_sum = self.loss_sum + loss * n
     self.loss_samples = self.loss_samples + n
   end
-  if self.quiet then return end
+  if self.quiet or self.silent then return end
   if self.tty then
     local now = Progress.clock()
     if now - self.last_draw >= 0.1 or self.steps == self.total then
@@ -139,14 +142,30 @@ function Progress.format_logs(logs)
   return table.concat(parts, " ")
 end
 
+-- loss, samples/s and time of the epoch: this process's, or over every rank of
+-- the strategy (summed samples and losses, the slowest rank's time).
+function Progress:_epoch_numbers()
+  local elapsed = self:elapsed()
+  if not self.strategy or self.strategy.world_size == 1 then
+    return self:mean_loss(), self:samples_per_s(), elapsed
+  end
+  local sums = self.strategy:reduce({ self.loss_sum, self.loss_samples, self.samples }, "sum")
+  elapsed = self.strategy:reduce(elapsed, "max")
+  local loss = sums[2] > 0 and sums[1] / sums[2] or 0 / 0
+  return loss, elapsed > 0 and sums[3] / elapsed or 0, elapsed
+end
+
 -- The epoch's own numbers (epoch, loss, samples_per_s, time_s) merged into extra.
 function Progress:logs(extra)
   local logs = {}
   for k, v in pairs(extra or {}) do logs[k] = v end
   if logs.epoch == nil then logs.epoch = self.epoch end
-  if logs.loss == nil then logs.loss = self:mean_loss() end
-  if logs.samples_per_s == nil then logs.samples_per_s = self:samples_per_s() end
-  if logs.time_s == nil then logs.time_s = self:elapsed() end
+  if logs.loss == nil or logs.samples_per_s == nil or logs.time_s == nil then
+    local loss, rate, elapsed = self:_epoch_numbers()
+    if logs.loss == nil then logs.loss = loss end
+    if logs.samples_per_s == nil then logs.samples_per_s = rate end
+    if logs.time_s == nil then logs.time_s = elapsed end
+  end
   return logs
 end
 
@@ -156,6 +175,7 @@ end
 --   local logs = bar:logs(); ...evaluate...; logs.test_accuracy = acc; bar:finish(logs)
 function Progress:finish(extra)
   local logs = self:logs(extra)
+  if self.silent then return logs end
   if self.tty and not self.quiet and self.steps > 0 then self.out:write("\n") end
   self.out:write(Progress.format_logs(logs), "\n")
   self.out:flush()

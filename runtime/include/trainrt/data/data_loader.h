@@ -27,6 +27,7 @@ struct DataLoaderOptions {
   int64_t prefetch_factor = 2;   // batches queued per worker
   int64_t num_replicas = 1;
   int64_t rank = 0;
+  bool pad = true;  // sharded without drop_last: repeat samples so every rank gets as many (see sampler.h)
   Normalize normalize;
   // (optional) runs on each assembled batch, in the worker thread that built it.
   std::function<void(std::vector<Tensor>& batch)> transform;

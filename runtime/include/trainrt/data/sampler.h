@@ -2,7 +2,9 @@
 // epoch-aware shuffle and the distributed sharding of torch's
 // DistributedSampler (same permutation on every rank, then every
 // num_replicas-th index starting at rank; padded by wrapping around, or
-// truncated with drop_last, so every rank gets the same count).
+// truncated with drop_last, so every rank gets the same count). With
+// pad = false (evaluation) nothing is repeated: every sample goes to exactly
+// one rank, and shards differ in length by at most one.
 // Deliberately pure (no tensors, no threads): easy to test and to reproduce.
 #pragma once
 #include <cstdint>
@@ -14,6 +16,7 @@ struct SamplerOptions {
   bool shuffle = false;
   uint64_t seed = 0;  // permutation of epoch e is drawn from (seed, e)
   bool drop_last = false;  // with num_replicas > 1: truncate instead of padding
+  bool pad = true;         // with num_replicas > 1 and !drop_last: wrap around to equal shards
   int64_t num_replicas = 1;
   int64_t rank = 0;
 };

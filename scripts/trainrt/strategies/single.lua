@@ -1,0 +1,4 @@
+-- single: one process, one device (trainrt.device); the Strategy base as is.
+local Strategy = require "trainrt.strategies.Strategy"
+
+return Strategy:extend("single")
