@@ -10,11 +10,13 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <random>
 #include <thread>
 
 #include "cli/commands.h"
@@ -39,6 +41,7 @@ struct LaunchOptions {
   bool quiet_ranks = false;
   bool help = false;
   std::string rdzv;                      // "" = the launcher on node 0 hosts tcp://MASTER
+  std::string rdzv_id;                   // TRAINRT_RUN_ID of the workers (see run_id_for)
   std::vector<std::string> run_options;  // forwarded verbatim before the script
   std::string script;
   std::vector<std::string> script_args;  // forwarded verbatim after the script
@@ -61,6 +64,8 @@ const std::vector<LaunchOptionSpec>& launch_option_specs() {
        "store port on node 0 (default 29500; 0: any free port, one node only)"},
       {"--max-restarts", "--max_restarts", "K", "restart all workers up to K times after a failure (default 0)"},
       {"--rdzv", "", "URL", "use this store (tcp://HOST:PORT, file:///DIR, redis://HOST:PORT) instead of node 0's"},
+      {"--rdzv-id", "--rdzv_id", "ID",
+       "this job's name in a shared --rdzv store, the same on every node (default: a fresh id on one node)"},
       {"--quiet-ranks", "", "", "print only rank 0's output (the others' last lines still show on failure)"},
   };
   return specs;
@@ -103,6 +108,11 @@ void set_launch_option(LaunchOptions& o, const std::string& flag, const std::str
       throw UsageError("--rdzv expects a store URL (tcp://HOST:PORT, file:///DIR or redis://HOST:PORT), got '" +
                        value + "'");
     o.rdzv = value;
+  } else if (flag == "--rdzv-id") {
+    bool ok = !value.empty() && value.size() <= 128;
+    for (char c : value) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-');
+    if (!ok) throw UsageError("--rdzv-id expects 1 to 128 letters, digits, '.', '_' or '-', got '" + value + "'");
+    o.rdzv_id = value;
   }
 }
 
@@ -255,9 +265,24 @@ std::string store_url(const LaunchOptions& o, int port) {
   return "tcp://" + (ipv6 ? "[" + o.master_addr + "]" : o.master_addr) + ":" + std::to_string(port);
 }
 
+// The job's key space in the store: --rdzv-id, else the user's TRAINRT_RUN_ID
+// (or the scheduler's job id, read by the workers), else, on one node, a fresh
+// id per launch, so re-running against the same file:// or redis:// store
+// never meets the previous run's keys. Nodes of a multi-node job must agree,
+// so they get no generated id.
+std::string run_id_for(const LaunchOptions& o) {
+  if (!o.rdzv_id.empty()) return o.rdzv_id;
+  if (std::getenv(dist::kEnvRunId) || o.nnodes > 1) return "";
+  std::random_device random;
+  char id[32];
+  std::snprintf(id, sizeof id, "launch-%08x%08x", random(), random());
+  return id;
+}
+
 // The launcher's environment with the job's variables set (replacing inherited
 // ones). The user's TRAINRT_DEFAULT_THREADS wins over ours.
-std::vector<std::string> worker_env(const LaunchOptions& o, int local_rank, int port, int restart) {
+std::vector<std::string> worker_env(const LaunchOptions& o, const std::string& run_id, int local_rank, int port,
+                                    int restart) {
   const int rank = o.node_rank * o.nproc_per_node + local_rank;
   std::vector<std::pair<std::string, std::string>> ours = {
       {"RANK", std::to_string(rank)},
@@ -271,6 +296,7 @@ std::vector<std::string> worker_env(const LaunchOptions& o, int local_rank, int 
       {dist::kEnvRestartCount, std::to_string(restart)},
   };
   if (!o.rdzv.empty()) ours.emplace_back(dist::kEnvRdzv, o.rdzv);
+  if (!run_id.empty()) ours.emplace_back(dist::kEnvRunId, run_id);
   if (rank == 0 && ::isatty(STDOUT_FILENO)) ours.emplace_back(dist::kEnvTty, "1");
   if (std::getenv("TRAINRT_DEFAULT_THREADS") == nullptr)
     ours.emplace_back("TRAINRT_DEFAULT_THREADS", std::to_string(std::max(1, cores_available() / o.nproc_per_node)));
@@ -295,14 +321,14 @@ std::string self_path() {
   return ec ? std::string("trainrt") : path.string();
 }
 
-std::vector<WorkerSpec> worker_specs(const LaunchOptions& o, int port, int restart) {
+std::vector<WorkerSpec> worker_specs(const LaunchOptions& o, const std::string& run_id, int port, int restart) {
   std::vector<std::string> argv = {self_path(), "train"};
   argv.insert(argv.end(), o.run_options.begin(), o.run_options.end());
   argv.push_back(o.script);
   argv.insert(argv.end(), o.script_args.begin(), o.script_args.end());
   std::vector<WorkerSpec> specs;
   for (int local_rank = 0; local_rank < o.nproc_per_node; ++local_rank)
-    specs.push_back({o.node_rank * o.nproc_per_node + local_rank, argv, worker_env(o, local_rank, port, restart)});
+    specs.push_back({o.node_rank * o.nproc_per_node + local_rank, argv, worker_env(o, run_id, local_rank, port, restart)});
   return specs;
 }
 
@@ -335,10 +361,11 @@ int run_job(const LaunchOptions& o) {
   }
   say(plural(o.nproc_per_node, "worker") + " on node " + std::to_string(o.node_rank) + " of " +
       std::to_string(o.nnodes) + " (world size " + std::to_string(o.world_size()) + "), store " + store_url(o, port));
+  const std::string run_id = run_id_for(o);  // one per launch: restarts keep it (their keys differ by count)
 
   for (int restart = 0;; ++restart) {
     WorkerGroup group(o.quiet_ranks);
-    group.start(worker_specs(o, port, restart));
+    group.start(worker_specs(o, run_id, port, restart));
     const WorkerGroup::Event event = group.watch(signals.fd());
     if (event == WorkerGroup::Event::AllSucceeded) return 0;
     if (event == WorkerGroup::Event::Interrupted) return stop_for_signal(group, signals, signals.take());

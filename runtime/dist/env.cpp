@@ -5,6 +5,7 @@
 // store, choosing devices from local_rank.
 #include "trainrt/dist/env.h"
 
+#include <cctype>
 #include <charconv>
 #include <cstdlib>
 #include <optional>
@@ -143,6 +144,20 @@ std::string master_addr(const EnvLookup& getenv, const std::string& source) {
   return "127.0.0.1";
 }
 
+// TRAINRT_RUN_ID, else the scheduler's job id, else "job"; a key component, so
+// only letters, digits, '.', '_' and '-'.
+std::string run_id(const EnvLookup& getenv) {
+  for (const char* name : {kEnvRunId, "SLURM_JOB_ID", "OMPI_MCA_ess_base_jobid"}) {
+    std::optional<std::string> value = read(getenv, name);
+    if (!value) continue;
+    bool ok = !value->empty() && value->size() <= 128;
+    for (char c : *value) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-');
+    TRT_CHECK(ok, name, "='", *value, "' is not a job id (1 to 128 letters, digits, '.', '_' or '-')");
+    return *value;
+  }
+  return "job";
+}
+
 }  // namespace
 
 std::string DistEnv::store_url() const {
@@ -174,6 +189,7 @@ DistEnv detect_dist_env(const EnvLookup& getenv) {
   }
   env.restart_count = read_int(getenv, kEnvRestartCount, 0, "the restart count, from 0").value_or(0);
   env.rdzv = read(getenv, kEnvRdzv).value_or("");
+  env.run_id = run_id(getenv);
   return env;
 }
 

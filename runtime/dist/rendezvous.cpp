@@ -49,7 +49,9 @@ std::shared_ptr<Store> open_job_store(const DistEnv& env, const JoinOptions& opt
 void join(Store& store, const DistEnv& env, std::chrono::milliseconds timeout) {
   const std::string me = "rank " + std::to_string(env.rank);
   if (store.add("claim/" + std::to_string(env.rank), 1) > 1)
-    fail(me + " is taken by two processes of this job; give every process its own RANK (or use trainrt launch)");
+    fail(me + " is taken by two processes of job '" + env.run_id +
+         "': give every process its own RANK; when a file:// or redis:// store is reused, give each job its own "
+         "TRAINRT_RUN_ID (trainrt launch --rdzv-id)");
   store.set(rank_key(env.rank), hostname() + " pid " + std::to_string(getpid()) + " world_size " +
                                     std::to_string(env.world_size));
   if (env.rank == 0) store.set("world_size", std::to_string(env.world_size));
@@ -87,7 +89,8 @@ std::shared_ptr<Job> join_job(const DistEnv& env, const JoinOptions& options) {
   auto job = std::make_shared<Job>();
   job->env = env;
   std::shared_ptr<Store> base = open_job_store(env, options, *job);
-  job->store = make_prefix_store("trainrt/run" + std::to_string(env.restart_count) + "/", base);
+  job->store =
+      make_prefix_store("trainrt/" + env.run_id + "/run" + std::to_string(env.restart_count) + "/", base);
   join(*job->store, env, options.timeout);
 
   ProcessGroupOptions pg;

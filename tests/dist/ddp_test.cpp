@@ -219,6 +219,46 @@ dist.all_reduce(t)                                     -- #2
       << r.output;
 }
 
+// The stores a cluster may already have: a shared directory and a Redis server.
+void expect_job_joins_through(const std::string& rdzv) {
+  auto dir = make_temp_dir();
+  write_file(dir, "join.lua", R"lua(
+local dist = require "trainrt.dist"
+dist.init()
+local t = trainrt.tensor({ dist.rank() + 1 })
+dist.all_reduce(t)
+print(string.format("rank %d sum %g store %s", dist.rank(), t:item(), dist.env().store))
+)lua");
+  ScriptResult r = run_trainrt("launch --nproc-per-node 2 --rdzv " + rdzv + " join.lua --timeout 20", dir);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("rank 0 sum 3 store " + rdzv), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("[rank 1] rank 1 sum 3 store " + rdzv), std::string::npos) << r.output;
+}
+
+TEST(DdpRendezvous, AJobJoinsThroughASharedDirectory) {
+  expect_job_joins_through("file://" + (make_temp_dir() / "rdzv").string());
+}
+
+TEST(DdpRendezvous, AJobJoinsThroughRedisAndAgainInTheSameServer) {
+  std::optional<std::string> binary;
+  REQUIRE_REDIS_SERVER(binary);
+  RedisServer server(*binary);
+  expect_job_joins_through(server.url());
+  expect_job_joins_through(server.url());  // each launch has its own run id: no stale keys
+}
+
+TEST(DdpRendezvous, TwoJobsOfTheSameRunIdInOneStoreAreNamedAsTheConflict) {
+  auto dir = make_temp_dir();
+  write_file(dir, "join.lua", "require('trainrt.dist').init() print('joined')\n");
+  std::string rdzv = "file://" + (dir / "rdzv").string();
+  ScriptResult first = run_trainrt("launch --nproc-per-node 1 --rdzv " + rdzv + " --rdzv-id same join.lua", dir);
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  ScriptResult second = run_trainrt("launch --nproc-per-node 1 --rdzv " + rdzv + " --rdzv-id same join.lua", dir);
+  EXPECT_NE(second.exit_code, 0) << second.output;
+  EXPECT_NE(second.output.find("rank 0 is taken by two processes of job 'same'"), std::string::npos) << second.output;
+  EXPECT_NE(second.output.find("--rdzv-id"), std::string::npos) << second.output;
+}
+
 TEST(DdpRendezvous, MismatchedWorldSizesAreOneClearLine) {
   auto dir = make_temp_dir();
   write_file(dir, "join.lua", "require('trainrt.dist').init() print('joined')\n");

@@ -44,6 +44,15 @@ Vars merged(Vars a, const Vars& b) {
   return a;
 }
 
+TEST(DetectDistEnv, RunIdComesFromTrainrtThenTheSchedulersJobId) {
+  EXPECT_EQ(detect({}).run_id, "job");
+  EXPECT_EQ(detect(merged(kSlurm, {{"SLURM_JOB_ID", "4242"}})).run_id, "4242");
+  EXPECT_EQ(detect(merged(kOpenMpi, {{"OMPI_MCA_ess_base_jobid", "77"}})).run_id, "77");
+  EXPECT_EQ(detect(merged(kSlurm, {{"SLURM_JOB_ID", "4242"}, {"TRAINRT_RUN_ID", "exp-1.b"}})).run_id, "exp-1.b");
+  const std::string bad = detect_error({{"TRAINRT_RUN_ID", "a/b"}});
+  EXPECT_NE(bad.find("TRAINRT_RUN_ID='a/b' is not a job id"), std::string::npos) << bad;
+}
+
 TEST(DetectDistEnv, NothingSetMeansOneProcess) {
   const DistEnv env = detect({});
   EXPECT_EQ(env.source, "none");

@@ -3,10 +3,6 @@
 // variables (what Kubernetes operators and wrapper scripts do). Outputs and
 // exit codes come back per process. Builds on lua/lua_script_runner.h.
 #pragma once
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -16,26 +12,12 @@
 #include <thread>
 #include <vector>
 
+#include "dist/test_servers.h"
 #include "lua/lua_script_runner.h"
 
 namespace trainrt::test {
 
 inline const char* kFashionMnist = "/usr/share/datasets/fashion-mnist";
-
-// A TCP port nothing listens on right now (bound to 0, read back, closed).
-inline int free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  int port = ntohs(addr.sin_port);
-  close(fd);
-  return port;
-}
 
 // Writes body to dir/name and returns the path.
 inline std::string write_file(const std::filesystem::path& dir, const std::string& name, const std::string& body) {

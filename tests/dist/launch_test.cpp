@@ -360,6 +360,9 @@ TEST(LaunchUsage, MistakesExitTwoNamingTheOption) {
            {"--node-rank 2 --nnodes 2 script.lua", "--node-rank 2 is not below --nnodes 2"},
            {"--nnodes 2 --master-port 0 script.lua", "--master-port 0 (any free port) works with --nnodes 1 only"},
            {"--rdzv http://x script.lua", "--rdzv expects a store URL"},
+           {"--rdzv-id a/b script.lua", "--rdzv-id expects 1 to 128 letters, digits"},
+           {"--timeout -3 script.lua", "--timeout expects a positive number of seconds"},
+           {"--strategy '' script.lua", "--strategy expects NAME"},
            {"--no-such-option script.lua", "unknown option --no-such-option"},
            {"--threads 0 script.lua", "--threads expects a positive integer"},
            {"missing.lua", "cannot open script 'missing.lua'"},
@@ -376,7 +379,7 @@ TEST(LaunchUsage, HelpListsTheLaunchOptions) {
   ScriptResult r = run_trainrt("launch --help", make_temp_dir());
   EXPECT_EQ(r.exit_code, 0) << r.output;
   for (const char* flag : {"--nproc-per-node N", "--nnodes M", "--node-rank R", "--master-addr HOST",
-                           "--master-port PORT", "--max-restarts K", "--rdzv URL", "--quiet-ranks"})
+                           "--master-port PORT", "--max-restarts K", "--rdzv URL", "--rdzv-id ID", "--quiet-ranks"})
     EXPECT_NE(r.output.find(flag), std::string::npos) << flag << "\n" << r.output;
 }
 

@@ -71,5 +71,29 @@ TEST(Config, MissingConfigFileAndBadSettingType) {
   EXPECT_NE(r.output.find("train.epochs expects an integer"), std::string::npos) << r.output;
 }
 
+TEST(Config, DistributedSettingsAreCheckedAtStart) {
+  std::filesystem::path dir = dir_with("");
+  struct Case {
+    std::string args, expected;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"train.lua --set dist.timeout=-1", "dist.timeout must be a positive number of seconds, got -1"},
+           {"train.lua --set dist.timeout=soon", "dist.timeout must be a positive number of seconds, got 'soon'"},
+           {"train.lua --set strategy=3", "strategy must be a name such as \"ddp\""},
+           {"train.lua --set dist.backend=true", "dist.backend must be a backend name"},
+           {"train.lua --timeout 0", "--timeout expects a positive number of seconds, got '0'"},
+           {"train.lua --timeout 1e99", "--timeout expects a positive number of seconds"},
+       }) {
+    ScriptResult r = run_trainrt(c.args, dir);
+    EXPECT_EQ(r.exit_code, 2) << c.args << "\n" << r.output;
+    EXPECT_NE(r.output.find(c.expected), std::string::npos) << c.args << "\n" << r.output;
+  }
+  std::ofstream(dir / "trainrt.toml") << "strategy = \"ddp\"\n[dist]\ntimeout = 12\n";
+  std::ofstream(dir / "show.lua") << "print(trainrt.config.strategy, trainrt.config.dist.timeout, trainrt.config.dist.backend)\n";
+  ScriptResult r = run_trainrt("show.lua --timeout 2.5 --backend gloo", dir);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("ddp\t2.5\tgloo"), std::string::npos) << r.output;
+}
+
 }  // namespace
 }  // namespace trainrt::test

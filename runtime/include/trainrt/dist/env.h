@@ -21,6 +21,7 @@ inline constexpr const char* kEnvLauncher = "TRAINRT_LAUNCHER";      // "1": the
 inline constexpr const char* kEnvRestartCount = "TRAINRT_RESTART_COUNT";  // 0, 1, ... (a fresh key space each)
 inline constexpr const char* kEnvRdzv = "TRAINRT_RDZV";              // store URL when not tcp://MASTER
 inline constexpr const char* kEnvTty = "TRAINRT_TTY";                // "1": stdout reaches a terminal via the launcher
+inline constexpr const char* kEnvRunId = "TRAINRT_RUN_ID";           // this job's keys in a shared store
 inline constexpr int kDefaultMasterPort = 29500;
 
 struct DistEnv {
@@ -34,6 +35,10 @@ struct DistEnv {
   bool launcher_hosts_store = false;  // TRAINRT_LAUNCHER=1
   int restart_count = 0;
   std::string rdzv;  // TRAINRT_RDZV, "" = tcp://master_addr:master_port
+  // Names this job's keys, so jobs sharing a file:// or redis:// store (and a
+  // re-run against the same one) never read each other's: TRAINRT_RUN_ID
+  // (trainrt launch --rdzv-id), else SLURM_JOB_ID, else Open MPI's job id, else "job".
+  std::string run_id = "job";
   // The store URL this process uses: rdzv, else tcp://master_addr:master_port.
   std::string store_url() const;
 };
