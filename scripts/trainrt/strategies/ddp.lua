@@ -6,7 +6,8 @@
 -- loader() shards the data (batch size per process) and the loader advances
 -- its epoch itself, so the shuffle differs every epoch without set_epoch.
 -- Settings ([ddp] in trainrt.toml, --set ddp.KEY=V, or trainrt.strategy("ddp", {...})):
---   find_unused_parameters (false), bucket_mb (25), broadcast_buffers (true).
+--   find_unused_parameters (false), bucket_mb (25), first_bucket_mb (1: the
+--   last layers' bucket starts sooner when small), broadcast_buffers (true).
 local trainrt = require "trainrt"
 local dist = require "trainrt.dist"
 local Strategy = require "trainrt.strategies.Strategy"
@@ -26,6 +27,7 @@ function DDP:__init(opts)
   if self.device:sub(1, 4) == "cuda" then self.device = "cuda:" .. env.local_rank end
   self.find_unused = setting(self, "find_unused_parameters", false)
   self.bucket_mb = setting(self, "bucket_mb", 25)
+  self.first_bucket_mb = setting(self, "first_bucket_mb", 1)
   self.broadcast_buffers = setting(self, "broadcast_buffers", true)
   self.job = dist.init{ device = self.device, backend = opts.backend, timeout = opts.timeout }
   self.rank, self.world_size, self.local_rank = self.job:rank(), self.job:size(), env.local_rank
@@ -46,7 +48,8 @@ function DDP:setup(model, optimizer)
   self:_broadcast(params)
   self.buffers = model:buffers()
   self:_broadcast(self.buffers)
-  self.reducer = dist.reducer(params, names, { bucket_mb = self.bucket_mb, find_unused = self.find_unused })
+  self.reducer = dist.reducer(params, names, { bucket_mb = self.bucket_mb, first_bucket_mb = self.first_bucket_mb,
+                                                   find_unused = self.find_unused })
   self.model = model
   return model, optimizer
 end
