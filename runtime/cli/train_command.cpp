@@ -62,8 +62,12 @@ int train_command(const std::vector<std::string>& args) {
     context.script_args.push_back(args[i++]);
   }
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(context.script, ec))
-    throw UsageError("cannot open script '" + context.script + "': no such file");
+  std::filesystem::file_status status = std::filesystem::status(context.script, ec);
+  if (std::filesystem::is_directory(status))
+    throw UsageError("cannot run script '" + context.script + "': it is a directory, expected a .lua file");
+  if (!std::filesystem::exists(status)) throw UsageError("cannot open script '" + context.script + "': no such file");
+  if (!std::filesystem::is_regular_file(status))
+    throw UsageError("cannot run script '" + context.script + "': not a regular file, expected a .lua file");
 
   PreparedRun run = prepare_run(options);
   context.config = std::move(run.config);

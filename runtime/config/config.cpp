@@ -1,12 +1,19 @@
 // trainrt.toml loading, --set overrides and typed settings (see config.h).
 #include "config/config.h"
 
+#include <cerrno>
+#include <cmath>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 
+#include "config/known_keys.h"
 #include "trainrt/device.h"
+#include "trainrt/log.h"
 
 namespace trainrt::config {
+namespace fs = std::filesystem;
 namespace {
 
 std::string describe(const toml::node& node) {
@@ -17,7 +24,8 @@ std::string describe(const toml::node& node) {
 }
 
 [[noreturn]] void bad_setting(const std::string& what, const toml::node& node) {
-  throw ConfigError("config: " + what + ", got " + describe(node));
+  std::string source = source_of(node);
+  throw ConfigError((source.empty() ? std::string("config") : source) + ": error: " + what + ", got " + describe(node));
 }
 
 std::vector<std::string> split_key(const std::string& key) {
@@ -29,25 +37,85 @@ std::vector<std::string> split_key(const std::string& key) {
     parts.push_back(part);
   }
   if (parts.empty()) throw ConfigError("--set: empty key (use key=value)");
+  if (key.back() == '.') throw ConfigError("--set: bad key '" + key + "' (use section.key=value)");
+  if (parts.size() > kMaxKeyParts)
+    throw ConfigError("--set: key '" + key.substr(0, 64) + "...' has " + std::to_string(parts.size()) +
+                      " parts, more than " + std::to_string(kMaxKeyParts));
   return parts;
+}
+
+// text as a TOML basic string: "..." with \, " and control characters escaped.
+std::string toml_quoted(const std::string& text) {
+  std::string out = "\"";
+  for (unsigned char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04X", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+
+std::string where(const toml::parse_error& e, const std::string& fallback) {
+  const auto& begin = e.source().begin;
+  return fallback + ":" + std::to_string(begin.line) + ":" + std::to_string(begin.column);
+}
+
+// A number of megabytes for [ddp] bucket sizes: finite, > 0, at most 64 GiB.
+void check_megabytes(const toml::table& config, const char* path) {
+  if (const toml::node* n = config.at_path(path).node()) {
+    auto v = n->value<double>();
+    if (!v || !std::isfinite(*v) || *v <= 0 || *v > 65536)
+      bad_setting(std::string(path) + " must be a number of megabytes above 0 and at most 65536", *n);
+  }
+}
+
+void check_boolean(const toml::table& config, const char* path) {
+  if (const toml::node* n = config.at_path(path).node(); n && !n->is_boolean())
+    bad_setting(std::string(path) + " must be true or false", *n);
 }
 
 }  // namespace
 
-toml::table load_file(const std::string& path) {
-  if (!std::filesystem::exists(path)) throw ConfigError("config file '" + path + "' not found");
+toml::table parse_text(std::string_view text, const std::string& source_name) {
   try {
-    return toml::parse_file(path);
+    return toml::parse(text, std::string_view(source_name));
   } catch (const toml::parse_error& e) {
-    const auto& begin = e.source().begin;
-    throw ConfigError(path + ":" + std::to_string(begin.line) + ":" + std::to_string(begin.column) +
-                      ": error: " + std::string(e.description()));
+    throw ConfigError(where(e, source_name) + ": error: " + std::string(e.description()));
   }
+}
+
+toml::table load_file(const std::string& path) {
+  std::error_code ec;
+  fs::file_status status = fs::status(path, ec);
+  if (!fs::exists(status)) throw ConfigError("config file '" + path + "' not found");
+  if (fs::is_directory(status)) {
+    std::string hint = fs::is_regular_file(fs::path(path) / kDefaultFile, ec)
+                           ? " (did you mean " + (fs::path(path) / kDefaultFile).string() + "?)"
+                           : "";
+    throw ConfigError("config file '" + path + "' is a directory, expected a TOML file" + hint);
+  }
+  if (!fs::is_regular_file(status)) throw ConfigError("config file '" + path + "' is not a regular file");
+  uintmax_t size = fs::file_size(path, ec);
+  if (!ec && size > kMaxConfigBytes)
+    throw ConfigError("config file '" + path + "' has " + std::to_string(size) + " bytes, more than the " +
+                      std::to_string(kMaxConfigBytes) + " a config may have; is it the right file?");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError("cannot read config file '" + path + "': " + std::strerror(errno));
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return parse_text(text, path);
 }
 
 toml::table load(const std::optional<std::string>& explicit_path) {
   if (explicit_path) return load_file(*explicit_path);
-  if (std::filesystem::exists(kDefaultFile)) return load_file(kDefaultFile);
+  std::error_code ec;
+  if (fs::exists(kDefaultFile, ec)) return load_file(kDefaultFile);
   return {};
 }
 
@@ -56,7 +124,23 @@ void apply_override(toml::table& config, const std::string& assignment) {
   if (eq == std::string::npos || eq == 0) throw ConfigError("--set expects KEY=VALUE, got '" + assignment + "'");
   std::vector<std::string> keys = split_key(assignment.substr(0, eq));
   std::string text = assignment.substr(eq + 1);
+  const std::string source = "--set " + assignment;  // the values' source(), named in errors
 
+  toml::table parsed;
+  bool is_value = true;  // one TOML value; else the text is taken as a string
+  try {
+    parsed = toml::parse("v = " + text, std::string_view(source));
+    is_value = parsed.size() == 1;  // "1\n[x]" parses too, but is not one value
+  } catch (const toml::parse_error&) {
+    is_value = false;
+  }
+  if (!is_value) {
+    try {
+      parsed = toml::parse("v = " + toml_quoted(text), std::string_view(source));  // cuda:0, a path, a bare word
+    } catch (const toml::parse_error& e) {  // e.g. invalid UTF-8
+      throw ConfigError(source + ": error: " + std::string(e.description()));
+    }
+  }
   toml::table* table = &config;
   for (size_t i = 0; i + 1 < keys.size(); ++i) {
     toml::node* next = table->get(keys[i]);
@@ -66,17 +150,25 @@ void apply_override(toml::table& config, const std::string& assignment) {
     }
     table = next->as_table();
   }
-  const std::string& leaf = keys.back();
-  try {
-    toml::table parsed = toml::parse("v = " + text);
-    table->insert_or_assign(leaf, *parsed.get("v"));
-  } catch (const toml::parse_error&) {
-    table->insert_or_assign(leaf, text);  // cuda:0, a path, a bare word
-  }
+  table->insert_or_assign(keys.back(), std::move(*parsed.get("v")));  // moved: keeps its source()
 }
 
 RunSettings settings_of(const toml::table& config) {
   RunSettings s;
+  if (const toml::node* n = config.get("strict")) {
+    if (!n->is_boolean()) bad_setting("strict must be true or false", *n);
+    s.strict = n->as_boolean()->get();
+  }
+  std::vector<std::string> unknown = unknown_key_messages(config);
+  if (s.strict && !unknown.empty()) {
+    std::string first = unknown.front();
+    std::string more = unknown.size() > 1 ? " (and " + std::to_string(unknown.size() - 1) + " more)" : "";
+    size_t colon = first.find(": unknown key");
+    throw ConfigError(first.substr(0, colon) + ": error:" + first.substr(colon + 1) + more +
+                      "; strict = true makes unknown keys errors");
+  }
+  for (const std::string& message : unknown) log(LogLevel::Warn, message);
+
   if (const toml::node* n = config.get("threads")) {
     auto v = n->value<int64_t>();
     if (!n->is_integer() || !v || *v < 1 || *v > 1024) bad_setting("threads must be an integer between 1 and 1024", *n);
@@ -93,7 +185,8 @@ RunSettings settings_of(const toml::table& config) {
     try {
       Device::parse(s.device);
     } catch (const Error& e) {
-      throw ConfigError(std::string("config: ") + e.what());
+      std::string source = source_of(*n);
+      throw ConfigError((source.empty() ? std::string("config") : source) + ": error: " + e.what());
     }
   }
   if (const toml::node* n = config.get("quiet")) {
@@ -114,6 +207,11 @@ RunSettings settings_of(const toml::table& config) {
     if (!v || !(*v > 0) || *v > 1e9) bad_setting("dist.timeout must be a positive number of seconds", *n);
     s.timeout_s = *v;
   }
+  // [ddp] is read by the ddp strategy (Lua); its values are checked here, at start.
+  check_boolean(config, "ddp.find_unused_parameters");
+  check_boolean(config, "ddp.broadcast_buffers");
+  check_megabytes(config, "ddp.bucket_mb");
+  check_megabytes(config, "ddp.first_bucket_mb");
   if (const toml::node* n = config.at_path("plugins.paths").node()) {
     if (n->is_string()) {
       s.plugin_paths.push_back(n->as_string()->get());

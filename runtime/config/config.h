@@ -1,13 +1,18 @@
 // trainrt.toml: loading (with file:line:column errors), `--set key=value`
 // overrides and the typed run settings the runtime honours (threads, seed,
-// device, quiet, plugins.paths). The merged toml::table is what Lua sees as
-// trainrt.config. Not here: command-line parsing (run_options.h).
+// device, quiet, strict, plugins.paths, [dist], [ddp]). Every value remembers
+// where it came from (toml::node::source(): the file and line, or
+// "--set KEY=VALUE"), so errors name it. The merged toml::table is what Lua
+// sees as trainrt.config. Not here: command-line parsing (run_options.h), the
+// list of known keys (known_keys.h).
 #pragma once
 #include <toml++/toml.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "trainrt/error.h"
@@ -22,14 +27,24 @@ class ConfigError : public Error {
 
 inline constexpr const char* kDefaultFile = "trainrt.toml";
 
-// Parses `path`; a syntax error throws ConfigError("path:line:col: error: what").
+// Largest config file accepted (a trainrt.toml is a few lines).
+inline constexpr uintmax_t kMaxConfigBytes = uintmax_t(16) << 20;
+// Most dots in a --set key ("a.b.c" has 3 parts).
+inline constexpr size_t kMaxKeyParts = 32;
+
+// Parses `path`; a syntax error throws ConfigError("path:line:col: error: what"),
+// as do a missing file, a folder, a non-regular file and one over kMaxConfigBytes.
 toml::table load_file(const std::string& path);
+// Parses TOML text; `source_name` stands for the path in errors and in the
+// values' source(). No file system access, so it can be fuzzed.
+toml::table parse_text(std::string_view text, const std::string& source_name);
 // The config of a run: `explicit_path` when given (must exist), else
 // ./trainrt.toml when present, else an empty table.
 toml::table load(const std::optional<std::string>& explicit_path);
 
 // Applies "a.b.c=value": value parsed as a TOML value (number, bool, string,
-// array...), and taken as a plain string when it is not valid TOML.
+// array...), and taken as a plain string when it is not valid TOML. The value's
+// source() is "--set a.b.c=value".
 void apply_override(toml::table& config, const std::string& assignment);
 
 struct RunSettings {
@@ -42,8 +57,12 @@ struct RunSettings {
   std::string backend;               // [dist] backend / --backend ("" = the device's default)
   double timeout_s = 300;            // [dist] timeout / --timeout
   std::string rdzv;                  // [dist] rdzv: tcp://, file://, redis:// ("" = MASTER_ADDR:MASTER_PORT)
+  bool strict = false;               // strict = true: unknown keys are errors, not warnings
 };
-// Reads the settings; a wrong type throws ConfigError, e.g. "config: threads must be an integer >= 1, got 'x'".
+// Reads and checks the settings. A wrong type or value throws ConfigError
+// naming its source, e.g. "trainrt.toml:1: error: threads must be an integer
+// between 1 and 1024, got 'x'". Unknown keys (known_keys.h) are logged as
+// warnings, or thrown as one ConfigError when `strict = true`.
 RunSettings settings_of(const toml::table& config);
 
 }  // namespace trainrt::config

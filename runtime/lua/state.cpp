@@ -10,9 +10,11 @@
 
 #include "config/run_options.h"
 #include "lua/bindings.h"
+#include "lua/config_sources.h"
 #include "lua/config_table.h"
-#include "lua/exit_request.h"
 #include "lua/lua_util.h"
+#include "lua/script_errors.h"
+#include "lua/source_loading.h"
 #include "trainrt/error.h"
 
 namespace trainrt::lua {
@@ -45,19 +47,6 @@ void set_package_path(lua_State* L, const std::string& script_dir) {
   lua_pop(L, 1);
 }
 
-// Adds the traceback to a runtime error; lets trainrt.exit() requests through.
-int message_handler(lua_State* L) {
-  ExitRequest request;
-  if (to_exit_request(L, 1, request)) return 1;
-  const char* message = lua_tostring(L, 1);
-  if (!message) {
-    if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) message = lua_tostring(L, -1);
-    else message = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
-  }
-  luaL_traceback(L, L, message, 1);
-  return 1;
-}
-
 void set_string(lua_State* L, const char* key, const std::string& value) {
   lua_pushlstring(L, value.data(), value.size());
   lua_setfield(L, -2, key);
@@ -67,6 +56,8 @@ void set_string(lua_State* L, const char* key, const std::string& value) {
 void set_run_context(lua_State* L, const RunContext& run, const std::string& script_dir) {
   push_toml(L, run.config);
   lua_setfield(L, -2, "config");
+  push_config_sources(L, run.config);
+  lua_setfield(L, -2, "config_sources");
   set_string(L, "device", run.device);
   set_string(L, "script", run.script);
   set_string(L, "script_dir", script_dir);
@@ -96,17 +87,6 @@ void set_arg_table(lua_State* L, const RunContext& run) {
   lua_setglobal(L, "arg");
 }
 
-int report_failure(lua_State* L) {
-  ExitRequest request;
-  if (to_exit_request(L, -1, request)) {
-    if (!request.message.empty()) std::fprintf(stderr, "%s\n", request.message.c_str());
-    return request.code;
-  }
-  const char* message = lua_tostring(L, -1);
-  std::fprintf(stderr, "trainrt: %s\n", message ? message : "(error without a message)");
-  return 1;
-}
-
 }  // namespace
 
 std::string builtin_scripts_dir() {
@@ -125,6 +105,7 @@ std::string builtin_scripts_dir() {
 LuaState::LuaState() : L_(luaL_newstate()) {
   if (!L_) fail("cannot create a Lua state (out of memory)");
   luaL_openlibs(L_);
+  install_source_only_loaders(L_);
 }
 
 LuaState::~LuaState() { lua_close(L_); }
@@ -153,18 +134,21 @@ int LuaState::run_script(const RunContext& run) {
   lua_pop(L, 2);
   set_arg_table(L, run);
 
-  lua_pushcfunction(L, guarded<message_handler>);
+  push_message_handler(L, run.script);
   int handler = lua_gettop(L);
 
   lua_getglobal(L, "require");
   lua_pushstring(L, "trainrt");
-  if (lua_pcall(L, 1, 1, handler) != LUA_OK) return report_failure(L);
+  if (int status = lua_pcall(L, 1, 1, handler); status != LUA_OK) return report_script_failure(L, status, run.script);
   lua_setglobal(L, "trainrt");
 
-  if (luaL_loadfile(L, run.script.c_str()) != LUA_OK) return report_failure(L);  // syntax error or unreadable
+  // Syntax error, unreadable, or bytecode (refused: Lua does not verify it).
+  if (int status = load_source_file(L, run.script.c_str()); status != LUA_OK)
+    return report_script_failure(L, status, run.script);
   luaL_checkstack(L, static_cast<int>(run.script_args.size()) + 1, "too many script arguments");
   for (const std::string& a : run.script_args) lua_pushstring(L, a.c_str());
-  if (lua_pcall(L, static_cast<int>(run.script_args.size()), 0, handler) != LUA_OK) return report_failure(L);
+  if (int status = lua_pcall(L, static_cast<int>(run.script_args.size()), 0, handler); status != LUA_OK)
+    return report_script_failure(L, status, run.script);
   lua_settop(L, 0);
   return 0;
 }

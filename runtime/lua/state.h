@@ -1,7 +1,9 @@
 // The embedded Lua state of a run: standard libraries, package.path (the
 // script's folder, TRAINRT_LUA_PATH, the shipped scripts/), the `trainrt`
 // module (native bindings + scripts/trainrt/init.lua) and the run context
-// (config, args, device). Runs a script with a traceback message handler.
+// (config, where each config value came from, args, device). Loads Lua source
+// only, never bytecode (source_loading.h), and runs the script under a message
+// handler whose first line always says where (script_errors.h).
 // Not here: command-line parsing (cli/), config loading (config/).
 #pragma once
 #include <lua.hpp>

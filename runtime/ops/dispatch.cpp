@@ -86,7 +86,15 @@ int& thread_setting() {
 
 void register_kernel(const std::string& op, DeviceType device, trt_kernel_fn fn, const std::string& plugin) {
   std::lock_guard lock(registry_mutex());
-  registry()[{op, device}] = KernelEntry{fn, plugin};
+  auto [it, inserted] = registry().try_emplace({op, device}, KernelEntry{fn, plugin});
+  TRT_CHECK(inserted, "kernel '", op, "' for ", device_type_name(device), " is registered by plugin '", it->second.plugin,
+            "' already; plugin '", plugin, "' may not replace it");
+}
+
+std::string kernel_owner(const std::string& op, DeviceType device) {
+  std::lock_guard lock(registry_mutex());
+  auto it = registry().find({op, device});
+  return it == registry().end() ? std::string() : it->second.plugin;
 }
 
 bool has_kernel(const std::string& op, DeviceType device) {

@@ -1,18 +1,21 @@
 // dlopen-based plugin loading: checks in the order a user can act on them
-// (is it a shared object, does it load, has it the entry symbol, is the ABI
-// ours, did init succeed), stages what a plugin registers and keeps it only
-// when init returns TRT_OK.
+// (is it an ELF shared object for this machine and whole, does it load, has it
+// the entry symbol, is the ABI ours, did init succeed, does it register only
+// names nobody else has), stages what a plugin registers and keeps it only
+// when every check passed. Loads are serialised; lookups take a short lock, so
+// they are safe while another thread loads a plugin.
 #include <dlfcn.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <mutex>
+#include <set>
 
 #include "host_api.h"
+#include "plugin/elf_check.h"
 #include "trainrt/dispatch.h"
 #include "trainrt/log.h"
 #include "trainrt/plugins.h"
@@ -22,25 +25,22 @@ namespace fs = std::filesystem;
 namespace {
 
 struct State {
-  std::mutex mutex;
+  std::mutex load_mutex;      // one load at a time (held across dlopen and init)
+  std::mutex registry_mutex;  // everything below; held only for lookups and commits
   std::vector<PluginRecord> loaded;
   std::vector<PluginRefusal> refused;
   std::map<std::string, bool> tried;  // canonical path -> loaded?
+  // Entries are added, never replaced or erased, so pointers handed out stay valid.
   std::map<std::string, trt_loader_def> loaders;
   std::map<std::pair<std::string, int32_t>, trt_layer_def> layers;
   std::map<std::string, CollectiveBackend> collectives;
+  std::map<std::string, std::string> loader_owner;                        // name -> plugin
+  std::map<std::pair<std::string, int32_t>, std::string> layer_owner;     // (name, device) -> plugin
 };
 
 State& state() {
   static State s;
   return s;
-}
-
-bool has_elf_header(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  char magic[4] = {0};
-  in.read(magic, 4);
-  return in.gcount() == 4 && std::memcmp(magic, "\x7f" "ELF", 4) == 0;
 }
 
 // Looks for trt_plugin_init_v<N> with N != ours, to say which ABI a plugin was built for.
@@ -56,10 +56,59 @@ int other_abi_version(void* handle) {
 bool refuse(const std::string& path, const std::string& reason, void* handle = nullptr) {
   if (handle) dlclose(handle);
   log(LogLevel::Warn, "refused plugin " + path + ": " + reason);
+  std::lock_guard lock(state().registry_mutex);
   state().refused.push_back({path, reason});
   return false;
 }
 
+std::string device_name(int32_t device_type) {
+  return device_type == TRT_DEVICE_CUDA ? "cuda" : device_type == TRT_DEVICE_CPU ? "cpu" : std::to_string(device_type);
+}
+
+std::string owner_text(const std::string& owner) {
+  for (const PluginRecord& p : state().loaded)
+    if (p.name == owner) return "plugin '" + owner + "' (" + p.path + ")";
+  return "plugin '" + owner + "'";
+}
+
+// The first name this plugin registers twice itself, or that another plugin
+// registered already; "" when every name is new. Called with registry_mutex held.
+std::string find_conflict(const std::string& plugin, const PendingRegistrations& pending) {
+  auto twice = [&](const std::string& what) {
+    return "plugin '" + plugin + "' registers " + what + " twice; register each name once";
+  };
+  auto taken = [&](const std::string& what, const std::string& owner) {
+    return "plugin '" + plugin + "' registers " + what + ", which " + owner_text(owner) +
+           " registered already; remove one of the two plugins from the plugin path";
+  };
+  std::set<std::pair<std::string, int32_t>> kernels, layers;
+  std::set<std::string> loaders, collectives;
+  for (const auto& k : pending.kernels) {
+    std::string what = "kernel '" + k.op + "' for " + device_name(k.device_type);
+    if (!kernels.insert({k.op, k.device_type}).second) return twice(what);
+    std::string owner = kernel_owner(k.op, static_cast<DeviceType>(k.device_type));
+    if (!owner.empty()) return taken(what, owner);
+  }
+  for (const auto& l : pending.layers) {
+    std::string what = "layer '" + l.name + "' for " + device_name(l.def.device_type);
+    if (!layers.insert({l.name, l.def.device_type}).second) return twice(what);
+    if (auto it = state().layer_owner.find({l.name, l.def.device_type}); it != state().layer_owner.end())
+      return taken(what, it->second);
+  }
+  for (const auto& l : pending.loaders) {
+    std::string what = "data loader '" + l.name + "'";
+    if (!loaders.insert(l.name).second) return twice(what);
+    if (auto it = state().loader_owner.find(l.name); it != state().loader_owner.end()) return taken(what, it->second);
+  }
+  for (const auto& c : pending.collectives) {
+    std::string what = "collective backend '" + c.name + "'";
+    if (!collectives.insert(c.name).second) return twice(what);
+    if (auto it = state().collectives.find(c.name); it != state().collectives.end()) return taken(what, it->second.plugin);
+  }
+  return "";
+}
+
+// Called with registry_mutex held, after find_conflict found none.
 void commit(const std::string& plugin_name, PendingRegistrations& pending, PluginRecord& record) {
   for (const auto& k : pending.kernels) {
     register_kernel(k.op, static_cast<DeviceType>(k.device_type), k.fn, plugin_name);
@@ -68,16 +117,19 @@ void commit(const std::string& plugin_name, PendingRegistrations& pending, Plugi
   for (const auto& l : pending.layers) {
     // Keyed by the name copied at registration; def.name then points at that copy,
     // since the plugin's string need not outlive init.
-    auto [it, inserted] = state().layers.insert_or_assign({l.name, l.def.device_type}, l.def);
+    auto [it, inserted] = state().layers.emplace(std::make_pair(l.name, l.def.device_type), l.def);
     it->second.name = it->first.first.c_str();
+    state().layer_owner[{l.name, l.def.device_type}] = plugin_name;
     record.layers.push_back(l.name);
   }
   for (const auto& l : pending.loaders) {
-    state().loaders[l.name] = l.def;
+    state().loaders.emplace(l.name, l.def);
+    state().loader_owner[l.name] = plugin_name;
     record.loaders.push_back(l.name);
   }
   for (const auto& c : pending.collectives) {
-    state().collectives[c.name] = CollectiveBackend{c.name, static_cast<DeviceType>(c.device_type), c.backend, plugin_name};
+    state().collectives.emplace(
+        c.name, CollectiveBackend{c.name, static_cast<DeviceType>(c.device_type), c.backend, plugin_name});
     record.collectives.push_back(c.name);
   }
 }
@@ -111,15 +163,18 @@ std::vector<std::string> plugin_search_path(const std::vector<std::string>& extr
 }
 
 bool load_plugin_file(const std::string& path) {
-  std::lock_guard lock(state().mutex);
+  std::lock_guard load_lock(state().load_mutex);
   std::error_code ec;
   std::string canonical = fs::weakly_canonical(path, ec).string();
   if (ec) canonical = path;
-  if (auto it = state().tried.find(canonical); it != state().tried.end()) return it->second;
-  state().tried[canonical] = false;
+  {
+    std::lock_guard lock(state().registry_mutex);
+    if (auto it = state().tried.find(canonical); it != state().tried.end()) return it->second;
+    state().tried[canonical] = false;
+  }
 
-  if (!fs::exists(path)) return refuse(path, "file does not exist");
-  if (!has_elf_header(path)) return refuse(path, "not a shared object (no ELF header); remove it from the plugin folder");
+  if (!fs::exists(path, ec)) return refuse(path, "file does not exist");
+  if (std::string bad = check_elf_plugin_file(path); !bad.empty()) return refuse(path, bad);
   void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!handle) return refuse(path, std::string("cannot be loaded: ") + dlerror());
 
@@ -158,19 +213,27 @@ bool load_plugin_file(const std::string& path) {
   if (!pending.error.empty()) return refuse(path, "init failed: " + pending.error, handle);
 
   std::string name = info.name ? info.name : fs::path(path).stem().string();
-  for (const auto& other : state().loaded)
-    if (other.name == name)
-      return refuse(path, "a plugin named '" + name + "' is already loaded from " + other.path, handle);
-
   PluginRecord record;
-  record.name = name;
-  record.version = info.version ? info.version : "";
-  record.description = info.description ? info.description : "";
-  record.path = canonical;
-  record.abi_version = info.abi_version;
-  commit(name, pending, record);
-  state().loaded.push_back(std::move(record));
-  state().tried[canonical] = true;
+  std::string conflict;
+  {
+    std::lock_guard lock(state().registry_mutex);
+    for (const auto& other : state().loaded)
+      if (other.name == name) conflict = "a plugin named '" + name + "' is already loaded from " + other.path;
+    if (conflict.empty()) conflict = find_conflict(name, pending);
+    if (conflict.empty()) {
+      record.name = name;
+      record.version = info.version ? info.version : "";
+      record.description = info.description ? info.description : "";
+      record.path = canonical;
+      record.abi_version = info.abi_version;
+      commit(name, pending, record);
+      state().loaded.push_back(record);
+      state().tried[canonical] = true;
+    }
+  }
+  // A plugin whose init ran stays mapped even when refused here: init may have
+  // started threads or handed out pointers into it.
+  if (!conflict.empty()) return refuse(path, conflict);
   log(LogLevel::Debug, "loaded plugin " + name + " from " + canonical);
   return true;  // never dlclose'd: registered function pointers live in it
 }
@@ -200,33 +263,43 @@ void load_plugins(const std::vector<std::string>& extra) {
   }
 }
 
-const std::vector<PluginRecord>& loaded_plugins() { return state().loaded; }
-const std::vector<PluginRefusal>& refused_plugins() { return state().refused; }
+std::vector<PluginRecord> loaded_plugins() {
+  std::lock_guard lock(state().registry_mutex);
+  return state().loaded;
+}
+
+std::vector<PluginRefusal> refused_plugins() {
+  std::lock_guard lock(state().registry_mutex);
+  return state().refused;
+}
 
 const trt_loader_def* find_loader(const std::string& name) {
+  std::lock_guard lock(state().registry_mutex);
   auto it = state().loaders.find(name);
   return it == state().loaders.end() ? nullptr : &it->second;
 }
 
 const trt_layer_def* find_layer(const std::string& name, int32_t device_type) {
+  std::lock_guard lock(state().registry_mutex);
   auto it = state().layers.find({name, device_type});
   return it == state().layers.end() ? nullptr : &it->second;
 }
 
 const CollectiveBackend* find_collective(const std::string& name) {
-  std::lock_guard lock(state().mutex);
+  std::lock_guard lock(state().registry_mutex);
   auto it = state().collectives.find(name);
   return it == state().collectives.end() ? nullptr : &it->second;
 }
 
 std::vector<std::string> collective_names() {
-  std::lock_guard lock(state().mutex);
+  std::lock_guard lock(state().registry_mutex);
   std::vector<std::string> out;
   for (const auto& [name, backend] : state().collectives) out.push_back(name);
   return out;
 }
 
 std::vector<std::string> loader_names() {
+  std::lock_guard lock(state().registry_mutex);
   std::vector<std::string> out;
   for (const auto& [name, def] : state().loaders) out.push_back(name);
   return out;

@@ -64,6 +64,15 @@ local function readable(path)
   return false
 end
 
+-- True when path is a folder that can be listed (io.open on a folder succeeds on Linux, but reading fails).
+local function is_directory(path)
+  local f = io.open(path, "rb")
+  if not f then return false end
+  local ok, _, code = f:read(0)
+  f:close()
+  return ok == nil and code == 21  -- EISDIR
+end
+
 -- The file `name`.gz in root, or `name` uncompressed, or nil.
 local function find_file(root, name)
   for _, candidate in ipairs({ root .. "/" .. name .. ".gz", root .. "/" .. name }) do
@@ -86,8 +95,10 @@ function data.fashion_mnist(options)
   local images = find_file(root, prefix .. "-images-idx3-ubyte")
   local labels = find_file(root, prefix .. "-labels-idx1-ubyte")
   if not images or not labels then
-    error("Fashion-MNIST not found in " .. root .. ": install the Debian package dataset-fashion-mnist " ..
-          "(apt-get install dataset-fashion-mnist) or pass root=", 2)
+    local missing = (images and prefix .. "-labels-idx1-ubyte" or prefix .. "-images-idx3-ubyte") .. "(.gz)"
+    local where = is_directory(root) and root or root .. " (no such folder)"
+    error(("Fashion-MNIST file %s not found in %s: install the Debian package dataset-fashion-mnist " ..
+           "(apt-get install dataset-fashion-mnist) or pass root= (--data in the examples)"):format(missing, where), 2)
   end
   local handle = at_caller(native.open, "idx", "images=" .. images .. ";labels=" .. labels)
   return handle

@@ -24,8 +24,9 @@ std::string load_script(const TempDir& dir) {
 TEST(DataLua, MissingDatasetSaysWhatToInstall) {
   ScriptResult r = run_lua_script("local ds = trainrt.data.fashion_mnist{root = '/nonexistent/fm'}\n", "", "missing");
   EXPECT_EQ(r.exit_code, 1) << r.output;
-  EXPECT_NE(r.output.find("missing.lua:1: Fashion-MNIST not found in /nonexistent/fm: install the Debian package "
-                          "dataset-fashion-mnist (apt-get install dataset-fashion-mnist) or pass root="),
+  EXPECT_NE(r.output.find("missing.lua:1: Fashion-MNIST file train-images-idx3-ubyte(.gz) not found in /nonexistent/fm "
+                          "(no such folder): install the Debian package dataset-fashion-mnist (apt-get install "
+                          "dataset-fashion-mnist) or pass root="),
             std::string::npos)
       << r.output;
 }

@@ -3,6 +3,7 @@
 // which file and why, and leave the process running without that plugin.
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 
 #include "trainrt/dispatch.h"
@@ -45,10 +46,10 @@ TEST(PluginLoader, GoodPluginRegistersKernelAndLoader) {
   call_kernel("test_square", {x}, {y});
   EXPECT_EQ(y.to_vector(), (std::vector<double>{1, 4, 9}));
   EXPECT_NE(find_loader("test-counting"), nullptr);
-  const PluginRecord* record = nullptr;
+  std::optional<PluginRecord> record;  // loaded_plugins() is a snapshot
   for (const auto& p : loaded_plugins())
-    if (p.name == "test-good") record = &p;
-  ASSERT_NE(record, nullptr);
+    if (p.name == "test-good") record = p;
+  ASSERT_TRUE(record.has_value());
   EXPECT_EQ(record->version, "1.2.3");
   EXPECT_EQ(record->kernels_cpu, std::vector<std::string>{"test_square"});
   EXPECT_EQ(record->loaders, std::vector<std::string>{"test-counting"});

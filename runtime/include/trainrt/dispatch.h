@@ -15,8 +15,12 @@ struct KernelEntry {
   std::string plugin;  // who registered it
 };
 
+// Registers a kernel once: a second registration of (op, device) throws
+// trainrt::Error naming both plugins (the loader checks before committing).
 void register_kernel(const std::string& op, DeviceType device, trt_kernel_fn fn, const std::string& plugin);
 bool has_kernel(const std::string& op, DeviceType device);
+// The plugin that registered (op, device), or "" when none did.
+std::string kernel_owner(const std::string& op, DeviceType device);
 // Registered ops for one device, sorted (for `trainrt plugins`).
 std::vector<std::string> kernels_for(DeviceType device, const std::string& plugin = "");
 

@@ -1,7 +1,9 @@
 // Plugin discovery and loading. A plugin is a shared object exporting
 // trt_plugin_init_v<ABI>; it registers kernels, layers, loaders and collectives
-// through the host API. A refused plugin (not a shared object, no entry symbol,
-// ABI mismatch, failed init) is reported in one line and the run goes on.
+// through the host API. A refused plugin (not an ELF shared object for this
+// machine, cut short, no entry symbol, ABI mismatch, failed init, a name that
+// another plugin registered already) is reported in one line and the run goes
+// on. Every function here is safe to call while another thread loads a plugin.
 #pragma once
 #include <string>
 #include <vector>
@@ -32,8 +34,9 @@ void load_plugins(const std::vector<std::string>& extra = {});
 // Loads one file. Returns false (and records + logs the refusal) when refused.
 bool load_plugin_file(const std::string& path);
 
-const std::vector<PluginRecord>& loaded_plugins();
-const std::vector<PluginRefusal>& refused_plugins();
+// Snapshots (copies), so a concurrent load cannot invalidate them.
+std::vector<PluginRecord> loaded_plugins();
+std::vector<PluginRefusal> refused_plugins();
 
 // A collective backend a plugin registered (its table copied by the host).
 struct CollectiveBackend {
@@ -43,7 +46,8 @@ struct CollectiveBackend {
   std::string plugin;
 };
 
-// Lookups of what plugins registered (null when absent).
+// Lookups of what plugins registered (null when absent). A name is registered
+// once and never replaced, so a returned pointer stays valid for the process.
 const trt_loader_def* find_loader(const std::string& name);
 const trt_layer_def* find_layer(const std::string& name, int32_t device_type);
 std::vector<std::string> loader_names();
