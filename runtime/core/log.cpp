@@ -1,6 +1,8 @@
 // stderr logger shared by the runtime and (through the host API) plugins.
+// Safe from any thread: the level is atomic, lines are written under a mutex.
 #include "trainrt/log.h"
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -16,7 +18,7 @@ LogLevel initial_level() {
   if (v == "error") return LogLevel::Error;
   return LogLevel::Info;
 }
-LogLevel g_level = initial_level();
+std::atomic<LogLevel> g_level{initial_level()};
 std::mutex g_mutex;
 }  // namespace
 

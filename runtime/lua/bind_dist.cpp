@@ -206,7 +206,8 @@ int l_reducer(lua_State* L) {
     params.push_back(check_tensor(L, lua_gettop(L)));
     lua_pop(L, 1);
     lua_geti(L, 3, i);
-    names.push_back(lua_isstring(L, -1) ? lua_tostring(L, -1) : "#" + std::to_string(i));
+    std::string name = lua_isstring(L, -1) ? std::string(lua_tostring(L, -1)) : std::string("#") + std::to_string(i);
+    names.push_back(std::move(name));
     lua_pop(L, 1);
   }
   dist::ReducerOptions options;

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "requirements.h"
+
 #include "trainrt/data/data_loader.h"
 
 namespace trainrt::test {
@@ -19,8 +21,8 @@ data::Dataset open_split(const std::string& prefix) {
 }
 
 TEST(FashionMnist, RealFilesHaveTheExpectedCountsAndLabels) {
-  if (!std::filesystem::exists(std::string(kRoot) + "/train-images-idx3-ubyte.gz"))
-    GTEST_SKIP() << kRoot << " not found: install the Debian package dataset-fashion-mnist";
+  REQUIRE_OR_SKIP(std::filesystem::exists(std::string(kRoot) + "/train-images-idx3-ubyte.gz"),
+                  std::string(kRoot) + " not found (Debian package dataset-fashion-mnist)");
   data::Dataset train = open_split("train"), test = open_split("t10k");
   EXPECT_EQ(train.size(), 60000);
   EXPECT_EQ(test.size(), 10000);

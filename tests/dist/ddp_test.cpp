@@ -6,17 +6,11 @@
 #include <sys/socket.h>
 
 #include "dist/job_runner.h"
+#include "requirements.h"
 
 namespace trainrt::test {
 namespace {
 
-#define REQUIRE_DATASET()                                                                      \
-  do {                                                                                         \
-    if (!std::filesystem::exists(kFashionMnist)) {                                             \
-      if (std::getenv("CI")) FAIL() << kFashionMnist << " missing: deps-debian.txt installs it"; \
-      GTEST_SKIP() << kFashionMnist << " missing (Debian package dataset-fashion-mnist)";       \
-    }                                                                                          \
-  } while (0)
 
 // A small MLP trained for --steps steps on Fashion-MNIST with Adam through the
 // run's strategy; the main rank writes the parameters to --out.
@@ -63,7 +57,7 @@ double max_relative_difference(const std::map<std::string, std::vector<double>>&
 }
 
 TEST(DdpEquivalence, TwoRanksOfBatchBMatchOneProcessOfBatch2B) {
-  REQUIRE_DATASET();
+  REQUIRE_FASHION_MNIST();
   auto dir = make_temp_dir();
   std::string script = write_file(dir, "eq.lua", equivalence_script());
   ScriptResult single = run_trainrt("train eq.lua --threads 1 --seed 11 --batch-size 64 --out single.txt", dir);
@@ -86,7 +80,7 @@ TEST(DdpEquivalence, TwoRanksOfBatchBMatchOneProcessOfBatch2B) {
 }
 
 TEST(DdpExample, SeedCnnReachesTheTargetAccuracyInOneEpochOnTwoProcesses) {
-  REQUIRE_DATASET();
+  REQUIRE_FASHION_MNIST();
   ScriptResult r = run_trainrt(
       "launch --nproc-per-node 2 --master-port 0 examples/mnist/train.lua --strategy ddp --epochs 1", source_dir());
   ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -99,7 +93,7 @@ TEST(DdpExample, SeedCnnReachesTheTargetAccuracyInOneEpochOnTwoProcesses) {
 }
 
 TEST(DdpEvaluation, AnUnevenTestSetIsCountedOnceOverAllRanks) {
-  REQUIRE_DATASET();
+  REQUIRE_FASHION_MNIST();
   auto dir = make_temp_dir();
   write_file(dir, "eval.lua", R"lua(
 local data = require "trainrt.data"
@@ -323,11 +317,8 @@ TEST(DdpRendezvous, APortInUseOnRankZeroIsOneClearLine) {
 }
 
 TEST(DdpEngines, MpirunStartsATwoRankJobThatTrains) {
-  REQUIRE_DATASET();
-  if (system("command -v mpirun > /dev/null 2>&1") != 0) {
-    if (std::getenv("CI")) FAIL() << "mpirun missing: deps-debian.txt installs openmpi-bin";
-    GTEST_SKIP() << "mpirun missing (Debian package openmpi-bin)";
-  }
+  REQUIRE_FASHION_MNIST();
+  REQUIRE_OR_SKIP(system("command -v mpirun > /dev/null 2>&1") == 0, "mpirun is missing (Debian package openmpi-bin)");
   std::string command = "cd '" + source_dir() + "' && mpirun --allow-run-as-root --oversubscribe -np 2 -x MASTER_PORT=" +
                         std::to_string(free_port()) + " '" + trainrt_binary() +
                         "' train examples/mnist/mlp.lua --threads 1 --epochs 1 --limit 2000 --test-limit 1000 2>&1";

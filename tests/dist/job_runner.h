@@ -17,8 +17,6 @@
 
 namespace trainrt::test {
 
-inline const char* kFashionMnist = "/usr/share/datasets/fashion-mnist";
-
 // Writes body to dir/name and returns the path.
 inline std::string write_file(const std::filesystem::path& dir, const std::string& name, const std::string& body) {
   std::filesystem::path path = dir / name;

@@ -35,6 +35,7 @@ TEST(CliArgs, FlagsOverrideDefaultsInEverySpelling) {
   EXPECT_NE(r.output.find("epochs=3 batch_size=32 lr=0.5 shuffle=false name=x"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("first=extra"), std::string::npos) << r.output;
   r = run_lua_script(kArgsScript, "--batch-size 16 --shuffle");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("batch_size=16 lr=0.001 shuffle=true"), std::string::npos) << r.output;
 }
 

@@ -40,6 +40,7 @@ TEST(Config, SetOverridesTomlAndCommandLineOverridesBoth) {
   EXPECT_NE(r.output.find("config.train.epochs=9"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("model.name=mlp"), std::string::npos) << r.output;
   r = run_trainrt("--set train.epochs=9 train.lua --epochs 2", dir);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("epochs=2 "), std::string::npos) << r.output;
 }
 

@@ -196,13 +196,13 @@ TEST(NnModules, ConstructorErrorsAreClear) {
 local nn = require "trainrt.nn"
 nn.Conv2d(3, 4, 3, { groups = 2 })
 )lua");
-  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("must be divisible by groups"), std::string::npos) << r.output;
   r = run_lua_script(R"lua(
 local nn = require "trainrt.nn"
 nn.Sequential{ nn.ReLU(), 42 }
 )lua");
-  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("element 2 is not a Module"), std::string::npos) << r.output;
 }
 

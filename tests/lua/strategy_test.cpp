@@ -82,7 +82,7 @@ TEST(Strategy, AUserStrategyLoadsAsAModuleFromTrainrtLuaPath) {
   std::ofstream(dir / "lib" / "mystrategies" / "counting.lua") << kUserStrategy;
   std::ofstream(dir / "train.lua") << kLuaCheckPrelude << kTrainThroughStrategy;
   ScriptResult r = run_trainrt("train train.lua --strategy mystrategies.counting", dir);
-  EXPECT_NE(r.exit_code, 0) << "without TRAINRT_LUA_PATH the module is not found:\n" << r.output;
+  EXPECT_EQ(r.exit_code, 2) << "without TRAINRT_LUA_PATH the module is not found:\n" << r.output;
   std::string command = "cd '" + dir.string() + "' && TRAINRT_LUA_PATH='" + (dir / "lib").string() + "' '" +
                         trainrt_binary() + "' train train.lua --strategy mystrategies.counting 2>&1";
   FILE* pipe = popen(command.c_str(), "r");

@@ -5,11 +5,10 @@
 #include <regex>
 
 #include "lua/lua_script_runner.h"
+#include "requirements.h"
 
 namespace trainrt::test {
 namespace {
-
-const char* kDataset = "/usr/share/datasets/fashion-mnist";
 
 struct EpochLine {
   int epoch = 0;
@@ -36,9 +35,7 @@ std::vector<double> step_losses(const std::string& output) {
 }
 
 void expect_example_learns(const std::string& example) {
-  if (!std::filesystem::exists(kDataset)) {
-    GTEST_SKIP() << kDataset << " is missing (Debian package dataset-fashion-mnist); skipping the end-to-end run";
-  }
+  REQUIRE_FASHION_MNIST();
   ScriptResult r = run_trainrt("train examples/mnist/" + example +
                                    " --epochs 1 --limit 2000 --test-limit 2000 --batch-size 64 --log-every 5",
                                source_dir());

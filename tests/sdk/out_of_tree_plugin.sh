@@ -12,4 +12,7 @@ cmake -S "$source_dir/examples/custom-layer-plugin" -B "$work/plugin" -DCMAKE_PR
 cmake --build "$work/plugin" >/dev/null
 export TRAINRT_PLUGIN_PATH="$work/plugin"
 "$work/prefix/bin/trainrt" plugins | grep -q "layer-swish"
-"$work/prefix/bin/trainrt" train "$source_dir/examples/custom-layer-plugin/swish_demo.lua"
+# The demo's own exit code counts (set -e), and it must have reached its last check.
+output=$("$work/prefix/bin/trainrt" train "$source_dir/examples/custom-layer-plugin/swish_demo.lua")
+echo "$output"
+grep -q "swish ok" <<<"$output" || { echo "out_of_tree_plugin: the demo did not print 'swish ok'" >&2; exit 1; }
