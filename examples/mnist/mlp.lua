@@ -1,18 +1,19 @@
 -- A 784-256-256-10 MLP on Fashion-MNIST, trained with trainrt.fit.
 -- Run: trainrt train examples/mnist/mlp.lua --epochs 3 --optimizer sgd --lr 0.05
+-- Checkpoints: --checkpoint-dir DIR (one per epoch), --resume auto (trainrt.fit handles both).
 local nn = require "trainrt.nn"
 local optim = require "trainrt.optim"
 local data = require "trainrt.data"
 
 local args = trainrt.args{
-  epochs = { 3, help = "passes over the training set" },
-  batch_size = { 64, help = "training batch size" },
-  lr = { 1e-3, help = "learning rate" },
-  optimizer = { "adam", help = "adam, or sgd (momentum 0.9)" },
-  limit = { 0, help = "train on the first N samples (0 = all)" },
-  test_limit = { 0, help = "evaluate on the first N test samples (0 = all)" },
+  epochs = { 3, help = "passes over the training set", min = 1 },
+  batch_size = { 64, help = "training batch size", min = 1 },
+  lr = { 1e-3, help = "learning rate", positive = true },
+  optimizer = { "adam", help = "adam, or sgd (momentum 0.9)", choices = { "adam", "sgd" } },
+  limit = { 0, help = "train on the first N samples (0 = all)", min = 0 },
+  test_limit = { 0, help = "evaluate on the first N test samples (0 = all)", min = 0 },
   data = { "/usr/share/datasets/fashion-mnist", help = "folder with the Fashion-MNIST IDX files" },
-  log_every = { 100, help = "without a terminal, a progress line every N steps" },
+  log_every = { 100, help = "without a terminal, a progress line every N steps", min = 1 },
 }
 local normalize = { mean = 0.2860, std = 0.3530 }
 

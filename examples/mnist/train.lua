@@ -4,20 +4,21 @@
 -- Flags: --epochs, --batch-size (per process), --lr, --limit N (first N training samples; 0 = all),
 -- --test-limit N (same for the test set), --data DIR, --log-every N (plain-output step lines).
 -- The loop talks to the run's strategy (--strategy single|ddp|a script), so it
--- runs unchanged on one process or many.
+-- runs unchanged on one process or many. --checkpoint-dir DIR saves a checkpoint
+-- every epoch; --resume auto continues from the newest one there.
 local nn = require "trainrt.nn"
 local optim = require "trainrt.optim"
 local data = require "trainrt.data"
 local Progress = require "trainrt.progress"
 
 local args = trainrt.args{
-  epochs = { 3, help = "passes over the training set" },
-  batch_size = { 64, help = "training batch size" },
-  lr = { 1e-3, help = "learning rate" },
-  limit = { 0, help = "train on the first N samples (0 = all)" },
-  test_limit = { 0, help = "evaluate on the first N test samples (0 = all)" },
+  epochs = { 3, help = "passes over the training set", min = 1 },
+  batch_size = { 64, help = "training batch size", min = 1 },
+  lr = { 1e-3, help = "learning rate", positive = true },
+  limit = { 0, help = "train on the first N samples (0 = all)", min = 0 },
+  test_limit = { 0, help = "evaluate on the first N test samples (0 = all)", min = 0 },
   data = { "/usr/share/datasets/fashion-mnist", help = "folder with the Fashion-MNIST IDX files" },
-  log_every = { 100, help = "without a terminal, a progress line every N steps" },
+  log_every = { 100, help = "without a terminal, a progress line every N steps", min = 1 },
 }
 local strategy = trainrt.strategy()
 local normalize = { mean = 0.2860, std = 0.3530 }
@@ -62,7 +63,10 @@ strategy:print(model)
 strategy:print(string.format("train samples=%d test samples=%d batches/epoch=%d parameters=%d device=%s strategy=%s",
   #train_set, #test_set, #train_loader, model:num_parameters(), strategy.device, tostring(strategy)))
 
-for epoch = 1, args.epochs do
+-- Checkpoints (--checkpoint-dir, --resume): model, optimizer, data position and generators.
+local checkpoints = strategy:checkpointer{ model = model, optimizer = optimizer, loader = train_loader }
+
+for epoch = checkpoints:resume(), args.epochs do
   model:train()
   local bar = Progress.new{ total = #train_loader, epoch = epoch, epochs = args.epochs, every = args.log_every,
                             strategy = strategy }
@@ -73,8 +77,10 @@ for epoch = 1, args.epochs do
     strategy:backward(loss)
     strategy:step(optimizer)
     bar:update(x:size(1), loss:item())
+    checkpoints:after_step()
   end
   local logs = bar:logs()  -- training loss and samples/s, before the evaluation
   logs.test_accuracy, logs.test_loss = evaluate()
   bar:finish(logs)
+  checkpoints:after_epoch(epoch)
 end

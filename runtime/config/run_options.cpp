@@ -17,6 +17,16 @@ bool is_integer(const std::string& s, bool allow_negative) {
   return s.size() - start <= 18;
 }
 
+// value as a TOML basic string ("...", with \ and " escaped), for --set-style overrides.
+std::string toml_string(const std::string& value) {
+  std::string out = "\"";
+  for (char c : value) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
 }  // namespace
 
 const std::vector<RunOptionSpec>& run_option_specs() {
@@ -30,6 +40,8 @@ const std::vector<RunOptionSpec>& run_option_specs() {
       {"--strategy", "NAME", "single (default), ddp, or a strategy script: a path or a module on TRAINRT_LUA_PATH"},
       {"--backend", "NAME", "collective backend for ddp (default: gloo on cpu)"},
       {"--timeout", "SECONDS", "a collective or rendezvous that takes longer fails (default: 300)"},
+      {"--checkpoint-dir", "DIR", "save checkpoints in DIR (every epoch unless checkpoint.every_steps/every_epochs say)"},
+      {"--resume", "auto|PATH", "continue from a checkpoint: auto = the newest complete one in --checkpoint-dir"},
   };
   return specs;
 }
@@ -96,6 +108,11 @@ size_t take_run_option(const std::vector<std::string>& args, size_t i, RunOption
     if (value.empty() || *end != '\0' || !(seconds > 0) || seconds > 1e9)
       throw UsageError("--timeout expects a positive number of seconds, got '" + value + "'");
     out.overrides.push_back("dist.timeout=" + std::to_string(seconds));
+  } else if (flag == "--checkpoint-dir" || flag == "--resume") {
+    if (value.empty() || value.find_first_of("\n\r") != std::string::npos)
+      throw UsageError(flag + " expects " + spec->metavar + ", got '" + value + "'");
+    std::string key = flag == "--checkpoint-dir" ? "checkpoint.dir" : "checkpoint.resume";
+    out.overrides.push_back(key + "=" + toml_string(value));
   }
   return used;
 }

@@ -6,8 +6,9 @@
 namespace trainrt::data {
 
 DataLoader::Pass::Pass(const Dataset& dataset, const DataLoaderOptions& options, std::vector<int64_t> indices,
-                       int64_t num_batches)
+                       int64_t num_batches, int64_t first_batch)
     : dataset_(dataset), options_(options), indices_(std::move(indices)), num_batches_(num_batches) {
+  next_ = claimed_ = std::clamp<int64_t>(first_batch, 0, num_batches_);
   if (options_.workers <= 0) return;
   capacity_ = options_.workers * std::max<int64_t>(1, options_.prefetch_factor);
   try {

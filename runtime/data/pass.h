@@ -19,13 +19,16 @@ namespace trainrt::data {
 
 class DataLoader::Pass {
  public:
-  // indices: this rank's sample order for the epoch.
-  Pass(const Dataset& dataset, const DataLoaderOptions& options, std::vector<int64_t> indices, int64_t num_batches);
+  // indices: this rank's sample order for the epoch; the pass yields batches
+  // first_batch .. num_batches - 1 (first_batch > 0 when resuming mid-epoch).
+  Pass(const Dataset& dataset, const DataLoaderOptions& options, std::vector<int64_t> indices, int64_t num_batches,
+       int64_t first_batch = 0);
   ~Pass();
   Pass(const Pass&) = delete;
   Pass& operator=(const Pass&) = delete;
 
   bool next(std::vector<Tensor>& batch);  // false when the epoch is over
+  int64_t delivered() const { return next_; }  // index of the batch next() returns next
 
  private:
   struct Slot {

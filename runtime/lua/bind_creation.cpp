@@ -1,6 +1,7 @@
 // Tensor creation from Lua: trainrt.tensor{...}, zeros/ones/empty/rand/randn,
 // full, arange, *_like, manual_seed, is_tensor. Options come as a trailing
 // table {dtype=, device=, requires_grad=}. Not here: tensor methods (bind_tensor.cpp).
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -72,6 +73,12 @@ int l_full(lua_State* L) {
   double value = luaL_checknumber(L, 2);
   CreateOptions o = opt_options(L, lua_istable(L, 3) ? 3 : 0);
   if (!o.dtype_given && lua_isinteger(L, 2)) o.dtype = DType::Int64;
+  if (o.dtype == DType::Int64 && lua_isinteger(L, 2)) {  // exact: a double rounds integers beyond 2^53
+    Tensor t = Tensor::empty(shape, o.dtype, o.device);
+    if (t.numel()) ops::copy_(t, exact_scalar(L, 2, t));
+    push_created(L, t, o);
+    return 1;
+  }
   push_created(L, ops::full(shape, value, o.dtype, o.device), o);
   return 1;
 }
@@ -93,28 +100,33 @@ int l_arange(lua_State* L) {
   return 1;
 }
 
-// Walks a nested table: fills `shape` from the first path, checks every row agrees.
-void read_nested(lua_State* L, int idx, size_t depth, Shape& shape, std::vector<double>& values, bool& all_integers) {
+// Walks a nested table: fills `shape` from the first path, checks every row
+// agrees. `integers` keeps the exact values while every number is a Lua integer.
+void read_nested(lua_State* L, int idx, size_t depth, Shape& shape, std::vector<double>& values,
+                 std::vector<int64_t>& integers, bool& all_integers) {
   int type = lua_type(L, idx);
   if (type == LUA_TNUMBER || type == LUA_TBOOLEAN) {
     TRT_CHECK(depth == shape.size(), "tensor: a number where a table of size ", depth < shape.size() ? shape[depth] : 0,
               " was expected (rows must have equal lengths)");
-    if (type == LUA_TBOOLEAN) values.push_back(lua_toboolean(L, idx));
-    else {
+    if (type == LUA_TBOOLEAN) {
+      values.push_back(lua_toboolean(L, idx));
+      integers.push_back(lua_toboolean(L, idx));
+    } else {
       all_integers = all_integers && lua_isinteger(L, idx);
       values.push_back(lua_tonumber(L, idx));
+      if (all_integers) integers.push_back(lua_tointeger(L, idx));
     }
     return;
   }
   TRT_CHECK(type == LUA_TTABLE, "tensor: expected numbers or nested tables of numbers, got ", lua_typename(L, type));
   int64_t n = static_cast<int64_t>(luaL_len(L, idx));
-  if (depth == shape.size() && values.empty()) shape.push_back(n);
+  if (depth == shape.size() && values.empty()) shape.resize(depth + 1, n);
   TRT_CHECK(depth < shape.size() && shape[depth] == n, "tensor: rows must have equal lengths; got a row of ", n,
             " where ", depth < shape.size() ? shape[depth] : 0, " was expected at depth ", depth + 1);
   luaL_checkstack(L, 2, "tensor: table nested too deeply");
   for (int64_t i = 1; i <= n; ++i) {
     lua_geti(L, idx, i);
-    read_nested(L, lua_gettop(L), depth + 1, shape, values, all_integers);
+    read_nested(L, lua_gettop(L), depth + 1, shape, values, integers, all_integers);
     lua_pop(L, 1);
   }
 }
@@ -128,13 +140,20 @@ int l_tensor(lua_State* L) {
   }
   Shape shape;
   std::vector<double> values;
+  std::vector<int64_t> integers;
   bool all_integers = true;
-  read_nested(L, 1, 0, shape, values, all_integers);
+  read_nested(L, 1, 0, shape, values, integers, all_integers);
   if (!o.dtype_given) {
     o.dtype = all_integers && !values.empty() ? DType::Int64 : DType::Float32;
     if (lua_type(L, 1) == LUA_TBOOLEAN) o.dtype = DType::UInt8;
   }
-  Tensor t = Tensor::from_vector(values, shape, o.dtype);
+  Tensor t;
+  if (o.dtype == DType::Int64 && all_integers) {  // exact: through double, integers beyond 2^53 would round
+    t = Tensor::empty(shape, DType::Int64);
+    std::copy(integers.begin(), integers.end(), t.data<int64_t>());
+  } else {
+    t = Tensor::from_vector(values, shape, o.dtype);
+  }
   push_created(L, o.device == Device::cpu() ? t : t.to(o.device), o);
   return 1;
 }

@@ -329,6 +329,51 @@ int loader_options(lua_State* L) {
   return 1;
 }
 
+// loader:state_dict() -> {epoch=, batch=, batch_size=, num_replicas=, seed=, samples=}: where the
+// loader stands (the epoch of the pass in flight and the batches it gave, 0-based), for checkpoints.
+int loader_state_dict(lua_State* L) {
+  DataLoader::State s = check_loader(L, 1).state();
+  lua_createtable(L, 0, 6);
+  auto set = [&](const char* key, int64_t v) {
+    lua_pushinteger(L, v);
+    lua_setfield(L, -2, key);
+  };
+  set("epoch", static_cast<int64_t>(s.epoch));
+  set("batch", s.batch);
+  set("batch_size", s.batch_size);
+  set("num_replicas", s.num_replicas);
+  set("seed", static_cast<int64_t>(s.seed));  // the bits of the uint64 seed, exact in a Lua integer
+  set("samples", s.samples);
+  return 1;
+}
+
+int64_t state_field(lua_State* L, int idx, const char* key) {
+  lua_getfield(L, idx, key);
+  int isnum = 0;
+  lua_Integer v = lua_tointegerx(L, -1, &isnum);
+  lua_pop(L, 1);
+  TRT_CHECK(isnum, "DataLoader:load_state_dict: field '", key, "' must be an integer");
+  return v;
+}
+
+// loader:load_state_dict(sd): the next pass continues where sd stopped (see
+// DataLoader::load_state); returns a warning string, or nil.
+int loader_load_state_dict(lua_State* L) {
+  DataLoader& loader = check_loader(L, 1);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  DataLoader::State s;
+  s.epoch = static_cast<uint64_t>(state_field(L, 2, "epoch"));
+  s.batch = state_field(L, 2, "batch");
+  s.batch_size = state_field(L, 2, "batch_size");
+  s.num_replicas = state_field(L, 2, "num_replicas");
+  s.seed = static_cast<uint64_t>(state_field(L, 2, "seed"));
+  s.samples = state_field(L, 2, "samples");
+  std::string warning = loader.load_state(s);
+  if (warning.empty()) lua_pushnil(L);
+  else lua_pushstring(L, warning.c_str());
+  return 1;
+}
+
 int loader_seed(lua_State* L) {
   lua_pushinteger(L, static_cast<lua_Integer>(check_loader(L, 1).seed()));
   return 1;
@@ -386,6 +431,8 @@ void bind_data(lua_State* L) {
                                             {"batch_size", guarded<loader_batch_size>},
                                             {"seed", guarded<loader_seed>},
                                             {"options", guarded<loader_options>},
+                                            {"state_dict", guarded<loader_state_dict>},
+                                            {"load_state_dict", guarded<loader_load_state_dict>},
                                             {"close", guarded<loader_close>},
                                             {nullptr, nullptr}};
   static const luaL_Reg loader_meta[] = {{"__len", guarded<loader_len>},

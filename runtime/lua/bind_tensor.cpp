@@ -72,20 +72,35 @@ int t_len(lua_State* L) {
 int t_dtype(lua_State* L) { lua_pushstring(L, dtype_name(check_tensor(L, 1).dtype())); return 1; }
 int t_device(lua_State* L) { lua_pushstring(L, check_tensor(L, 1).device().str().c_str()); return 1; }
 int t_is_contiguous(lua_State* L) { lua_pushboolean(L, check_tensor(L, 1).is_contiguous()); return 1; }
+// int64 values exactly (to_vector goes through double, which rounds beyond 2^53).
+std::vector<int64_t> int64_values(const Tensor& t) {
+  NoGradGuard no_grad;
+  Tensor host = t.detach().to(Device::cpu()).contiguous();
+  return std::vector<int64_t>(host.data<int64_t>(), host.data<int64_t>() + host.numel());
+}
+
 int t_item(lua_State* L) {
   Tensor& t = check_tensor(L, 1);
+  if (t.dtype() == DType::Int64) {
+    TRT_CHECK(t.numel() == 1, "item: tensor of shape ", t.shape_str(), " has ", t.numel(),
+              " elements; item() needs exactly one");
+    lua_pushinteger(L, int64_values(t)[0]);
+    return 1;
+  }
   double v = t.item();
   if (is_floating(t.dtype())) lua_pushnumber(L, v);
   else lua_pushinteger(L, static_cast<lua_Integer>(v));
   return 1;
 }
 
-void push_nested(lua_State* L, const std::vector<double>& values, const Shape& sizes, size_t dim, int64_t& pos,
+// Nested tables of values[pos...] in row-major order; integral: Lua integers.
+template <typename T>
+void push_nested(lua_State* L, const std::vector<T>& values, const Shape& sizes, size_t dim, int64_t& pos,
                  bool integral) {
   if (dim == sizes.size()) {
-    double v = values[pos++];
+    T v = values[pos++];
     if (integral) lua_pushinteger(L, static_cast<lua_Integer>(v));
-    else lua_pushnumber(L, v);
+    else lua_pushnumber(L, static_cast<lua_Number>(v));
     return;
   }
   lua_createtable(L, static_cast<int>(sizes[dim]), 0);
@@ -96,10 +111,10 @@ void push_nested(lua_State* L, const std::vector<double>& values, const Shape& s
 }
 int t_tolist(lua_State* L) {
   Tensor& t = check_tensor(L, 1);
-  std::vector<double> values = t.to_vector();
   int64_t pos = 0;
   luaL_checkstack(L, static_cast<int>(t.dim()) + 4, "tolist: tensor has too many dims");
-  push_nested(L, values, t.sizes(), 0, pos, !is_floating(t.dtype()));
+  if (t.dtype() == DType::Int64) push_nested(L, int64_values(t), t.sizes(), 0, pos, true);
+  else push_nested(L, t.to_vector(), t.sizes(), 0, pos, !is_floating(t.dtype()));
   return 1;
 }
 int t_tostring(lua_State* L) { lua_pushstring(L, check_tensor(L, 1).str().c_str()); return 1; }
@@ -297,7 +312,13 @@ int t_is_leaf(lua_State* L) { lua_pushboolean(L, check_tensor(L, 1).is_leaf()); 
 
 // ---- in place (each returns self) ----------------------------------------------
 
-int t_fill_(lua_State* L) { ops::fill_(check_tensor(L, 1), luaL_checknumber(L, 2)); lua_settop(L, 1); return 1; }
+int t_fill_(lua_State* L) {
+  Tensor& t = check_tensor(L, 1);
+  if (t.dtype() == DType::Int64 && lua_isinteger(L, 2)) ops::copy_(t, exact_scalar(L, 2, t));  // exact beyond 2^53
+  else ops::fill_(t, luaL_checknumber(L, 2));
+  lua_settop(L, 1);
+  return 1;
+}
 int t_zero_(lua_State* L) { ops::fill_(check_tensor(L, 1), 0.0); lua_settop(L, 1); return 1; }
 int t_copy_(lua_State* L) {
   Tensor& dst = check_tensor(L, 1);

@@ -17,5 +17,6 @@ void bind_memory(lua_State* L);      // bind_memory.cpp: trainrt.memory(), colle
 void bind_runtime(lua_State* L);     // bind_runtime.cpp: threads, devices, plugins, is_tty
 void bind_data(lua_State* L);        // bind_data.cpp (data engineer): datasets from loader plugins, DataLoader
 void bind_dist(lua_State* L);        // bind_dist.cpp: the job's process group, collectives, DDP reducer
+void bind_checkpoint(lua_State* L);  // bind_checkpoint.cpp: safetensors files, generator state (trainrt._checkpoint)
 
 }  // namespace trainrt::lua

@@ -37,7 +37,14 @@ Tensor tensor_or_scalar(lua_State* L, int idx, const Tensor& like) {
   DType dtype = like.dtype();
   if (!is_floating(dtype) && !lua_isinteger(L, idx)) dtype = DType::Float32;
   if (dtype == DType::UInt8 && lua_isinteger(L, idx)) dtype = DType::Int64;
+  if (dtype == DType::Int64) return exact_scalar(L, idx, like);
   return ops::full({}, lua_tonumber(L, idx), dtype, like.device());
+}
+
+Tensor exact_scalar(lua_State* L, int idx, const Tensor& like) {
+  Tensor t = Tensor::empty({}, DType::Int64);
+  *t.data<int64_t>() = static_cast<int64_t>(luaL_checkinteger(L, idx));
+  return like.device() == Device::cpu() ? t : t.to(like.device());
 }
 
 namespace {

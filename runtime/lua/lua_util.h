@@ -23,6 +23,9 @@ Tensor& check_tensor(lua_State* L, int idx);
 bool is_tensor(lua_State* L, int idx);
 // Tensor at idx, or a number at idx turned into a 0-dim tensor like `like`.
 Tensor tensor_or_scalar(lua_State* L, int idx, const Tensor& like);
+// The Lua integer at idx as a 0-dim int64 tensor on like's device, exactly
+// (a double holds integers exactly only up to 2^53).
+Tensor exact_scalar(lua_State* L, int idx, const Tensor& like);
 // Shape from a table {2, 3} or from integer varargs starting at idx.
 Shape check_shape(lua_State* L, int idx);
 // Lua dims are 1-based (Torch7); negative dims count from the end. Returns 0-based.

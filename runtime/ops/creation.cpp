@@ -13,12 +13,21 @@
 namespace trainrt {
 namespace {
 
+// Every generator and the default seed live behind one mutex; callers only
+// ever get copies (a reference would dangle when manual_seed clears the map).
 std::mutex g_generator_mutex;
 std::map<std::pair<int, int>, GeneratorState>& generators() {
   static std::map<std::pair<int, int>, GeneratorState> g;
   return g;
 }
 uint64_t g_default_seed = 0x5eed;
+
+// The device's generator, created with the default seed; call with the mutex held.
+GeneratorState& generator_locked(Device device) {
+  auto [it, inserted] = generators().try_emplace({static_cast<int>(device.type), device.index});
+  if (inserted) it->second.seed = g_default_seed;
+  return it->second;
+}
 
 void check_fillable(const Tensor& t, const char* op) {
   TRT_CHECK(!(grad_enabled() && t.requires_grad() && t.is_leaf()), op,
@@ -33,32 +42,48 @@ void manual_seed(uint64_t seed) {
   generators().clear();
 }
 
-GeneratorState& generator(Device device) {
+GeneratorState generator(Device device) {
   std::lock_guard lock(g_generator_mutex);
-  auto [it, inserted] = generators().try_emplace({static_cast<int>(device.type), device.index});
-  if (inserted) it->second.seed = g_default_seed;
-  return it->second;
+  return generator_locked(device);
 }
 
-uint64_t generator_advance(Device device, uint64_t count) {
-  GeneratorState& g = generator(device);
+GeneratorState generator_advance(Device device, uint64_t count) {
   std::lock_guard lock(g_generator_mutex);
-  uint64_t first = g.offset;
+  GeneratorState& g = generator_locked(device);
+  GeneratorState drawn{g.seed, g.offset};
   g.offset += count;
-  return first;
+  return drawn;
+}
+
+GeneratorSnapshot generator_snapshot() {
+  std::lock_guard lock(g_generator_mutex);
+  GeneratorSnapshot snapshot;
+  snapshot.default_seed = g_default_seed;
+  for (const auto& [key, state] : generators())
+    snapshot.devices.emplace_back(Device{static_cast<DeviceType>(key.first), key.second}, state);
+  return snapshot;
+}
+
+void restore_generators(const GeneratorSnapshot& snapshot) {
+  std::lock_guard lock(g_generator_mutex);
+  g_default_seed = snapshot.default_seed;
+  generators().clear();
+  for (const auto& [device, state] : snapshot.devices)
+    generators()[{static_cast<int>(device.type), device.index}] = state;
 }
 
 namespace {
 
 // Reserves `pairs` counter pairs (2i, 2i+1), as normal01 reads them, starting at
-// the first even counter not yet used; returns the first pair's index. Rounding
-// up matters after an odd-sized uniform draw: offset / 2 would reuse its last counter.
-uint64_t reserve_pairs(Device device, uint64_t pairs) {
-  GeneratorState& g = generator(device);
+// the first even counter not yet used; returns the seed and the first pair's
+// index. Rounding up matters after an odd-sized uniform draw: offset / 2 would
+// reuse its last counter.
+GeneratorState reserve_pairs(Device device, uint64_t pairs) {
   std::lock_guard lock(g_generator_mutex);
+  GeneratorState& g = generator_locked(device);
   uint64_t first = (g.offset + 1) / 2;
   g.offset = 2 * (first + pairs);
-  return first;
+  return {g.seed, first};
 }
 
 }  // namespace
@@ -95,9 +120,10 @@ Tensor& uniform_(Tensor& t, double low, double high) {
   check_fillable(t, "uniform_");
   TRT_CHECK(is_floating(t.dtype()), "uniform_: needs a floating tensor, got ", dtype_name(t.dtype()));
   TRT_CHECK(low <= high, "uniform_: low ", low, " > high ", high);
-  uint64_t offset = generator_advance(t.device(), static_cast<uint64_t>(t.numel()));
-  int64_t seed = static_cast<int64_t>(generator(t.device()).seed);
-  if (t.numel()) call_kernel("uniform", {}, {t}, {seed, static_cast<int64_t>(offset)}, {low, high});
+  GeneratorState drawn = generator_advance(t.device(), static_cast<uint64_t>(t.numel()));
+  if (t.numel())
+    call_kernel("uniform", {}, {t}, {static_cast<int64_t>(drawn.seed), static_cast<int64_t>(drawn.offset)},
+                {low, high});
   return t;
 }
 
@@ -105,9 +131,10 @@ Tensor& normal_(Tensor& t, double mean, double std) {
   check_fillable(t, "normal_");
   TRT_CHECK(is_floating(t.dtype()), "normal_: needs a floating tensor, got ", dtype_name(t.dtype()));
   TRT_CHECK(std >= 0, "normal_: std must be >= 0, got ", std);
-  uint64_t pair = reserve_pairs(t.device(), static_cast<uint64_t>(t.numel()));
-  int64_t seed = static_cast<int64_t>(generator(t.device()).seed);
-  if (t.numel()) call_kernel("normal", {}, {t}, {seed, static_cast<int64_t>(pair)}, {mean, std});
+  GeneratorState drawn = reserve_pairs(t.device(), static_cast<uint64_t>(t.numel()));  // offset: first pair
+  if (t.numel())
+    call_kernel("normal", {}, {t}, {static_cast<int64_t>(drawn.seed), static_cast<int64_t>(drawn.offset)},
+                {mean, std});
   return t;
 }
 

@@ -122,9 +122,9 @@ Tensor dropout(const Tensor& x, double p, bool training) {
   if (!training || p == 0) return x;
   TRT_CHECK(is_floating(x.dtype()), "dropout: needs a floating tensor, got ", dtype_name(x.dtype()));
   Tensor mask = Tensor::empty(x.sizes(), x.dtype(), x.device());  // mask: x's shape
-  uint64_t offset = generator_advance(x.device(), static_cast<uint64_t>(x.numel()));
-  int64_t seed = static_cast<int64_t>(generator(x.device()).seed);
-  if (mask.numel()) call_kernel("dropout_mask", {}, {mask}, {seed, static_cast<int64_t>(offset)}, {p});
+  GeneratorState drawn = generator_advance(x.device(), static_cast<uint64_t>(x.numel()));
+  if (mask.numel())
+    call_kernel("dropout_mask", {}, {mask}, {static_cast<int64_t>(drawn.seed), static_cast<int64_t>(drawn.offset)}, {p});
   return mul(x, mask);
 }
 

@@ -4,7 +4,9 @@
 -- and history.epochs[e] (the logs table of epoch e). fit.evaluate is exported too.
 -- It runs through the run's strategy (trainrt.strategy(), or args.strategy), so
 -- the same fit{} call trains on one process or many: the strategy sets the
--- model up, shards the loaders and reduces the metrics.
+-- model up, shards the loaders and reduces the metrics. checkpoint = {dir=,
+-- every_epochs=, every_steps=, keep_last=, resume=} (or --checkpoint-dir and
+-- --resume) saves periodically and resumes exactly (trainrt.checkpoint).
 local trainrt = require "trainrt"
 local data = require "trainrt.data"
 local Progress = require "trainrt.progress"
@@ -73,6 +75,8 @@ end
 -- default 100), quiet, callbacks = {on_train_begin(), on_epoch_begin(epoch),
 -- on_batch_end(step, logs), on_epoch_end(epoch, logs) -> false stops training,
 -- on_train_end(history)}. Callbacks run on every rank; logs hold every rank's numbers.
+-- checkpoint: settings of a Checkpointer (default: trainrt.config.checkpoint,
+-- i.e. --checkpoint-dir / --resume); history holds the epochs this call ran.
 function fit.fit(args)
   if type(args) ~= "table" then error("trainrt.fit: expected a table {model=, optimizer=, train=, ...}", 2) end
   local model, optimizer, train = args.model, args.optimizer, args.train
@@ -87,9 +91,12 @@ function fit.fit(args)
   train = prepare_loader(strategy, train)
   local test = args.test and prepare_loader(strategy, args.test, { eval = true })
   local history = { epochs = {} }
+  local checkpoints = strategy:checkpointer{ checkpoint = args.checkpoint, model = model, optimizer = optimizer,
+                                             scheduler = args.scheduler, loader = train }
 
   if callbacks.on_train_begin then callbacks.on_train_begin() end
-  for epoch = 1, epochs do
+  local first_epoch = checkpoints:resume()
+  for epoch = first_epoch, epochs do
     if callbacks.on_epoch_begin then callbacks.on_epoch_begin(epoch) end
     model:train()
     local total = nil
@@ -113,6 +120,10 @@ function fit.fit(args)
       bar:update(x:size(1), value)
       if callbacks.on_batch_end then callbacks.on_batch_end(bar.steps, { loss = value, epoch = epoch }) end
       free(out); free(loss); free(x); free(y)
+      checkpoints:after_step()
+    end
+    if bar.steps == 0 and not (epoch == first_epoch and checkpoints.resumed_from) then  -- resumed at its very end
+      error(string.format("trainrt.fit: epoch %d had no batches: the train loader yielded nothing", epoch), 0)
     end
     local logs = bar:logs()  -- samples/s of training alone, before the evaluation
     if test then
@@ -132,6 +143,7 @@ function fit.fit(args)
         history[key][epoch] = v
       end
     end
+    checkpoints:after_epoch(epoch)
     if callbacks.on_epoch_end and callbacks.on_epoch_end(epoch, logs) == false then break end
   end
   if callbacks.on_train_end then callbacks.on_train_end(history) end

@@ -31,9 +31,10 @@ inline std::filesystem::path make_temp_dir() {
   return dir ? std::filesystem::path(dir) : std::filesystem::path(::testing::TempDir());
 }
 
-// Runs `trainrt ARGS` in `cwd` through the shell (args are pasted as given).
-inline ScriptResult run_trainrt(const std::string& args, const std::filesystem::path& cwd) {
-  std::string command = "cd '" + cwd.string() + "' && '" + trainrt_binary() + "' " + args + " 2>&1";
+// Runs `trainrt ARGS` in `cwd` through the shell (args are pasted as given);
+// env: "K=V ..." set for this run only.
+inline ScriptResult run_trainrt(const std::string& args, const std::filesystem::path& cwd, const std::string& env = "") {
+  std::string command = "cd '" + cwd.string() + "' && env " + env + " '" + trainrt_binary() + "' " + args + " 2>&1";
   ScriptResult result;
   FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) {

@@ -16,6 +16,8 @@
 --   strategy:reduce(x [, op])                -> x reduced over ranks: a number, a list of numbers
 --                                              or a tensor; op "sum" (default), "mean", "max", "min"
 --   strategy:is_main(); strategy:barrier(); strategy:print(...); strategy:stats()
+--   strategy:save_checkpoint(path, state); strategy:load_checkpoint(path, objects)  (trainrt.checkpoint)
+--   strategy:checkpointer{model=, optimizer=, ...} -> periodic saves and resume (Checkpointer.lua)
 local trainrt = require "trainrt"
 local data = require "trainrt.data"
 
@@ -107,6 +109,22 @@ function Strategy:stats() return {} end
 
 function Strategy:print(...)
   if self:is_main() then print(...) end
+end
+
+-- Checkpoints (trainrt.checkpoint): every rank calls these. One process writes
+-- and reads; ddp overrides save_checkpoint so that rank 0 alone writes.
+function Strategy:save_checkpoint(path, state) return (require "trainrt.checkpoint").save(path, state) end
+function Strategy:load_checkpoint(path, objects) return (require "trainrt.checkpoint").load(path, objects) end
+
+-- A Checkpointer for this strategy; opts.checkpoint (or the strategy's own
+-- opts.checkpoint) = {dir=, every_epochs=, every_steps=, keep_last=, resume=}.
+function Strategy:checkpointer(opts)
+  opts = opts or {}
+  local merged = {}
+  for k, v in pairs(opts) do merged[k] = v end
+  if merged.checkpoint == nil and type(self.opts.checkpoint) == "table" then merged.checkpoint = self.opts.checkpoint end
+  merged.strategy = self
+  return (require "trainrt.checkpoint").Checkpointer.new(merged)
 end
 
 local REDUCE_OPS = { sum = true, mean = true, max = true, min = true }

@@ -96,6 +96,18 @@ end
 
 function DDP:barrier() self.job:barrier() end
 
+-- Rank 0 writes; every rank returns once the files are in place (the all-reduce
+-- that tells every rank whether the write succeeded is the barrier), so a rank
+-- never reads a checkpoint that is still being written. Every rank reads on load.
+function DDP:save_checkpoint(path, state)
+  local ok, err = true, nil
+  if self:is_main() then ok, err = pcall(Strategy.save_checkpoint, self, path, state) end
+  if self:reduce(ok and 0 or 1, "max") > 0 then
+    error(ok and ("checkpoint: rank 0 failed to save " .. path) or err, 0)
+  end
+  return path
+end
+
 function DDP:stats()
   if not self.reducer then return {} end
   return self.reducer:stats()

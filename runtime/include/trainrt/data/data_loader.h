@@ -3,13 +3,17 @@
 // prefetch on `workers` threads into a bounded queue (workers = 0: batches are
 // built in the caller's thread on next()). A worker's exception is rethrown by
 // next() in the caller; destroying the loader or starting a new epoch stops
-// the workers cleanly, mid-epoch included.
+// the workers cleanly, mid-epoch included. seek() starts the next pass
+// mid-epoch (resuming from a checkpoint). A loader whose epochs can have no
+// batch is refused (an empty dataset) or warned about at construction (drop_last
+// dropping the only batch), and beginning such an epoch is an error.
 // Deliberately one pass at a time: starting an epoch abandons the previous one.
 #pragma once
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "trainrt/data/collate.h"
@@ -44,6 +48,8 @@ class DataLoader {
   const Dataset& dataset() const { return dataset_; }
   const DataLoaderOptions& options() const { return options_; }
   uint64_t seed() const { return sampler_.seed; }
+  // The shuffle seed, e.g. the original run's when resuming (takes effect at the next pass).
+  void set_seed(uint64_t seed) { sampler_.seed = seed; }
 
   // The epoch the next pass uses; each begin_epoch() uses it and then
   // advances it by one (so passes differ even without set_epoch).
@@ -58,6 +64,33 @@ class DataLoader {
   bool in_epoch() const { return pass_ != nullptr; }
   void end_epoch();  // stops the current pass, joining its workers
 
+  // Where the loader stands: during a pass, its epoch and the batches next()
+  // has returned; between passes, what the next pass will use (epoch, first batch).
+  struct Position {
+    uint64_t epoch = 0;
+    int64_t batch = 0;
+  };
+  Position position() const;
+  // The next begin_epoch() runs `epoch` from batch `batch` (0-based, at most
+  // size(): size() leaves nothing of that epoch). Stops a pass in flight.
+  void seek(uint64_t epoch, int64_t batch);
+
+  // What a checkpoint keeps of a loader to resume its order exactly.
+  struct State {
+    uint64_t epoch = 0;
+    int64_t batch = 0;         // batches of `epoch` already consumed on each rank
+    int64_t batch_size = 1;    // per rank
+    int64_t num_replicas = 1;
+    uint64_t seed = 0;
+    int64_t samples = 0;       // dataset size
+  };
+  State state() const;
+  // Continues where `saved` stopped: the same batch when batch_size * num_replicas
+  // is unchanged, else the first batch after the samples every rank had consumed
+  // (another strategy or world size). Restores the shuffle seed. Returns a
+  // warning ("" when none) when the order cannot be the original one.
+  std::string load_state(const State& saved);
+
   class Pass;  // one epoch in flight (prefetch.cpp)
 
  private:
@@ -65,7 +98,11 @@ class DataLoader {
   DataLoaderOptions options_;
   SamplerOptions sampler_;
   uint64_t epoch_ = 0;
+  int64_t start_batch_ = 0;  // where the next pass starts (seek), then 0 again
   std::unique_ptr<Pass> pass_;
+
+  // Why an epoch has no batch on any rank, or "" when it has some.
+  std::string empty_epoch_reason() const;
 };
 
 }  // namespace trainrt::data

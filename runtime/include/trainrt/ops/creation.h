@@ -1,8 +1,12 @@
 // Creation, copies and seeded randomness. One generator per device: a seed and
 // a counter; kernels draw counter-based numbers (kernel_math.h) so CPU and CUDA
-// produce the same values for the same seed.
+// produce the same values for the same seed. The generators are safe to read,
+// advance and reseed from several threads (data workers, device queues): every
+// call takes one lock and hands out copies, never references.
 #pragma once
 #include <cstdint>
+#include <utility>
+#include <vector>
 
 #include "trainrt/tensor.h"
 
@@ -12,10 +16,22 @@ void manual_seed(uint64_t seed);  // reseeds every device's generator
 struct GeneratorState {
   uint64_t seed = 0;
   uint64_t offset = 0;  // counters consumed so far
+  bool operator==(const GeneratorState&) const = default;
 };
-GeneratorState& generator(Device device);
-// Reserves `count` counters and returns the first; advances the generator.
-uint64_t generator_advance(Device device, uint64_t count);
+// A copy of the device's generator (created with the default seed on first use).
+GeneratorState generator(Device device);
+// Reserves `count` counters: returns the seed and the first counter of the range
+// (one atomic step, so a concurrent manual_seed cannot split seed from offset).
+GeneratorState generator_advance(Device device, uint64_t count);
+
+// Checkpoints: the seed new generators start from, every generator in use, and
+// putting them back (replaces all generators, like manual_seed then advances).
+struct GeneratorSnapshot {
+  uint64_t default_seed = 0;
+  std::vector<std::pair<Device, GeneratorState>> devices;
+};
+GeneratorSnapshot generator_snapshot();
+void restore_generators(const GeneratorSnapshot& snapshot);
 
 namespace ops {
 
