@@ -2,23 +2,32 @@
 #include "trainrt/shape.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "trainrt/error.h"
 
 namespace trainrt {
 
+// A zero anywhere makes the count 0, whatever the other sizes multiply to;
+// otherwise the product must fit in int64 (a wrapped count would be a lie).
 int64_t numel_of(const Shape& shape) {
+  if (std::find(shape.begin(), shape.end(), 0) != shape.end()) return 0;
   int64_t n = 1;
-  for (int64_t s : shape) n *= s;
+  for (int64_t s : shape)
+    TRT_CHECK(!__builtin_mul_overflow(n, s, &n), "shape ", shape_str(shape), " has more elements than int64 counts");
   return n;
 }
 
+// Saturates instead of overflowing: only an empty tensor (a zero size) can
+// have sizes whose product exceeds int64 (Tensor::empty checks the bytes of the
+// others), and its strides are never used to address memory.
 Shape contiguous_strides(const Shape& shape) {
   Shape strides(shape.size());
   int64_t stride = 1;
   for (size_t i = shape.size(); i-- > 0;) {
     strides[i] = stride;
-    stride *= std::max<int64_t>(shape[i], 1);
+    if (__builtin_mul_overflow(stride, std::max<int64_t>(shape[i], 1), &stride))
+      stride = std::numeric_limits<int64_t>::max();
   }
   return strides;
 }

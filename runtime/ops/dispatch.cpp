@@ -4,6 +4,7 @@
 #include "trainrt/dispatch.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -77,8 +78,9 @@ int default_threads() {
   return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
-int& thread_setting() {
-  static int threads = default_threads();
+// Atomic: data workers and collective threads read it while the script may set it.
+std::atomic<int>& thread_setting() {
+  static std::atomic<int> threads{default_threads()};
   return threads;
 }
 

@@ -271,6 +271,9 @@ TEST(Tensor, EmptyRefusesSizesWhoseByteCountOverflows) {
   EXPECT_ERROR_CONTAINS(Tensor::empty({int64_t{1} << 40, int64_t{1} << 22}), "too large");
   EXPECT_ERROR_CONTAINS(Tensor::empty({int64_t{1} << 62, 4}, DType::UInt8), "too large");
   EXPECT_EQ(Tensor::empty({int64_t{1} << 62, 4, 0}).numel(), 0);  // empty: nothing to allocate
+  // Counting elements never wraps either (UBSan found the product overflowing before the 0).
+  EXPECT_EQ(numel_of({int64_t{1} << 62, 4, 0}), 0);
+  EXPECT_ERROR_CONTAINS(numel_of({int64_t{1} << 40, int64_t{1} << 40}), "more elements than int64 counts");
 }
 
 TEST(Tensor, DimOpsOnZeroDimTensors) {
