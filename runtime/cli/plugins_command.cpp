@@ -1,6 +1,6 @@
 // `trainrt plugins`: what was loaded (name, version, ABI, path, and every op,
 // layer, loader and collective it registered), then what was refused and why,
-// then where plugins were searched. Not here: loading itself (plugin/loader.cpp).
+// then where plugins were searched. Exits 1 when any plugin was refused. Not here: loading itself (plugin/loader.cpp).
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -39,7 +39,11 @@ int plugins_command(const std::vector<std::string>& args) {
   for (const PluginRefusal& r : refused) std::printf("  %s: %s\n", r.path.c_str(), r.reason.c_str());
   std::printf("\nsearch path:\n");
   for (const std::string& dir : plugin_search_path(run.settings.plugin_paths)) std::printf("  %s\n", dir.c_str());
-  return 0;
+  // A refusal is an error here (CI and `docker build` steps check this), while a run only warns.
+  if (!refused.empty())
+    std::fprintf(stderr, "trainrt plugins: %zu plugin%s refused (see above)\n", refused.size(),
+                 refused.size() == 1 ? " was" : "s were");
+  return refused.empty() ? 0 : 1;
 }
 
 }  // namespace trainrt::cli

@@ -20,6 +20,13 @@ PreparedRun prepare_run(const RunOptions& options) {
   if (run.settings.threads) set_num_threads(*run.settings.threads);
   if (run.settings.seed) manual_seed(*run.settings.seed);
   load_plugins(run.settings.plugin_paths);
+  if (run.settings.plugins_strict) {
+    std::vector<PluginRefusal> refused = refused_plugins();
+    if (!refused.empty())
+      throw UsageError("plugin " + refused[0].path + " was refused: " + refused[0].reason +
+                       (refused.size() > 1 ? " (and " + std::to_string(refused.size() - 1) + " more)" : "") +
+                       "; [plugins] strict = true makes refusals fatal (run `trainrt plugins` for the list)");
+  }
   // Fail before the script builds a model and loads data, not at the first :to(device).
   Device device = Device::parse(run.settings.device);
   if (!has_allocator(device.type))

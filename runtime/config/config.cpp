@@ -212,6 +212,8 @@ RunSettings settings_of(const toml::table& config) {
   check_boolean(config, "ddp.broadcast_buffers");
   check_megabytes(config, "ddp.bucket_mb");
   check_megabytes(config, "ddp.first_bucket_mb");
+  check_boolean(config, "plugins.strict");
+  if (const toml::node* n = config.at_path("plugins.strict").node()) s.plugins_strict = n->as_boolean()->get();
   if (const toml::node* n = config.at_path("plugins.paths").node()) {
     if (n->is_string()) {
       s.plugin_paths.push_back(n->as_string()->get());

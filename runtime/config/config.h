@@ -53,6 +53,7 @@ struct RunSettings {
   std::string device = "cpu";
   bool quiet = false;
   std::vector<std::string> plugin_paths;
+  bool plugins_strict = false;       // [plugins] strict = true: a refused plugin stops the run
   std::string strategy = "single";   // strategy = "ddp" / --strategy
   std::string backend;               // [dist] backend / --backend ("" = the device's default)
   double timeout_s = 300;            // [dist] timeout / --timeout

@@ -57,11 +57,39 @@ trt_status host_register_kernel(void* host, const trt_kernel_def* def) {
   return TRT_OK;
 }
 
+// Checks the fields appended in ABI 1.1 and copies the attribute declarations.
+std::string check_layer(const trt_layer_def& d, PendingLayer& layer) {
+  const std::string what = std::string("register_layer '") + d.name + "': ";
+  if (!d.infer && !d.infer_outputs) return what + "infer or infer_outputs is required";
+  if (d.n_outputs < 0 || d.n_outputs > 32) return what + "n_outputs must be 0..32";
+  if (d.n_outputs > 1 && !d.infer_outputs) return what + "a layer with several outputs needs infer_outputs";
+  if (d.n_attrs < 0 || (d.n_attrs > 0 && !d.attrs)) return what + "n_attrs > 0 needs an attrs array";
+  for (int32_t i = 0; i < d.n_attrs; ++i) {
+    const trt_layer_attr& a = d.attrs[i];
+    if (!a.name || !a.name[0]) return what + "attribute " + std::to_string(i) + " has no name";
+    if (a.kind != TRT_ATTR_FLOAT && a.kind != TRT_ATTR_INT)
+      return what + "attribute '" + a.name + "' has unknown kind " + std::to_string(a.kind);
+    for (const std::string& seen : layer.attr_names)
+      if (seen == a.name) return what + "attribute '" + a.name + "' is declared twice";
+    layer.attr_names.push_back(a.name);
+    layer.attrs.push_back(a);
+  }
+  if (d.n_params < 0) return what + "n_params must not be negative";
+  if (d.n_params > 0 && !d.param) return what + "n_params > 0 needs param()";
+  if (d.n_params > 0 && d.n_inputs < d.n_params)
+    return what + "n_inputs (" + std::to_string(d.n_inputs) + ") must count the " + std::to_string(d.n_params) +
+           " parameters";
+  return "";
+}
+
 trt_status host_register_layer(void* host, const trt_layer_def* def) {
-  trt_layer_def d;
+  PendingLayer layer;
+  trt_layer_def& d = layer.def;
   if (!copy_def(def, d)) return reject(host, "register_layer: null or truncated trt_layer_def");
-  if (!d.name || !d.infer || !d.forward) return reject(host, "register_layer: name, infer and forward are required");
-  pending_of(host).layers.push_back({d.name, d});
+  if (!d.name || !d.forward) return reject(host, "register_layer: name and forward are required");
+  if (std::string why = check_layer(d, layer); !why.empty()) return reject(host, why);
+  layer.name = d.name;
+  pending_of(host).layers.push_back(std::move(layer));
   return TRT_OK;
 }
 

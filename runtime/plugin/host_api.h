@@ -18,6 +18,15 @@ template <typename Def> struct PendingNamed {
   Def def;
 };
 
+// A layer's def plus host-owned copies of its attribute declarations (the
+// plugin's array need not outlive init); def.attrs is repointed at commit.
+struct PendingLayer {
+  std::string name;
+  trt_layer_def def;
+  std::vector<std::string> attr_names;
+  std::vector<trt_layer_attr> attrs;
+};
+
 // A collective backend's table is copied (up to the smaller struct_size), so
 // an older plugin's shorter table reads its missing entries as NULL.
 struct PendingCollective {
@@ -28,7 +37,7 @@ struct PendingCollective {
 
 struct PendingRegistrations {
   std::vector<PendingKernel> kernels;
-  std::vector<PendingNamed<trt_layer_def>> layers;
+  std::vector<PendingLayer> layers;
   std::vector<PendingNamed<trt_loader_def>> loaders;
   std::vector<PendingCollective> collectives;
   std::string error;  // first bad registration, reported as the refusal reason

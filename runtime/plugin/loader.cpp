@@ -33,6 +33,7 @@ struct State {
   // Entries are added, never replaced or erased, so pointers handed out stay valid.
   std::map<std::string, trt_loader_def> loaders;
   std::map<std::pair<std::string, int32_t>, trt_layer_def> layers;
+  std::map<std::pair<std::string, int32_t>, PendingLayer> layer_storage;  // what layers[...].attrs points into
   std::map<std::string, CollectiveBackend> collectives;
   std::map<std::string, std::string> loader_owner;                        // name -> plugin
   std::map<std::pair<std::string, int32_t>, std::string> layer_owner;     // (name, device) -> plugin
@@ -119,6 +120,9 @@ void commit(const std::string& plugin_name, PendingRegistrations& pending, Plugi
     // since the plugin's string need not outlive init.
     auto [it, inserted] = state().layers.emplace(std::make_pair(l.name, l.def.device_type), l.def);
     it->second.name = it->first.first.c_str();
+    PendingLayer& stored = state().layer_storage.emplace(it->first, l).first->second;
+    for (size_t i = 0; i < stored.attrs.size(); ++i) stored.attrs[i].name = stored.attr_names[i].c_str();
+    it->second.attrs = stored.attrs.empty() ? nullptr : stored.attrs.data();
     state().layer_owner[{l.name, l.def.device_type}] = plugin_name;
     record.layers.push_back(l.name);
   }

@@ -155,7 +155,8 @@ TEST(PluginValidation, TrainrtPluginsAndARunSurviveBrokenPluginsInTheFolder) {
   test::ScriptResult run = test::run_trainrt("run.lua", dir);
   unsetenv("TRAINRT_PLUGIN_PATH");
 
-  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.exit_code, 1) << "a refusal makes `trainrt plugins` fail\n" << r.output;
+  EXPECT_NE(r.output.find("trainrt plugins: 2 plugins were refused (see above)"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("refused plugins: 2\n"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("trt-arm.so: built for aarch64, this is x86_64; rebuild the plugin for x86_64\n"),
             std::string::npos)
@@ -167,6 +168,42 @@ TEST(PluginValidation, TrainrtPluginsAndARunSurviveBrokenPluginsInTheFolder) {
                             ": file is cut short"),
             std::string::npos)
       << run.output;
+}
+
+// The three refusals a layer author meets most: built against another ABI
+// version, no entry symbol, init failed. `trainrt plugins` lists each reason
+// and exits 1; a script asking for a layer names the refusals; and
+// [plugins] strict = true stops a run before the script starts.
+TEST(PluginValidation, RefusalsFailTrainrtPluginsAndAreNamedWhereALayerIsMissing) {
+  fs::path dir = test::make_temp_dir();
+  std::string path = test_plugin("test-abi-v2") + ":" + test_plugin("test-no-entry") + ":" + test_plugin("test-init-fails");
+  std::ofstream(dir / "uses_layer.lua") << "local y = trainrt.layer('my_norm', {trainrt.ones({2, 3})})\n";
+  std::ofstream(dir / "plain.lua") << "print('script ran')\n";
+  setenv("TRAINRT_PLUGIN_PATH", path.c_str(), 1);
+  test::ScriptResult listing = test::run_trainrt("plugins", dir);
+  test::ScriptResult uses_layer = test::run_trainrt("uses_layer.lua", dir);
+  test::ScriptResult plain = test::run_trainrt("plain.lua", dir);
+  test::ScriptResult strict = test::run_trainrt("train plain.lua --set plugins.strict=true", dir);
+  unsetenv("TRAINRT_PLUGIN_PATH");
+
+  EXPECT_EQ(listing.exit_code, 1) << listing.output;
+  EXPECT_NE(listing.output.find("refused plugins: 3\n"), std::string::npos) << listing.output;
+  for (const char* reason : {"ABI", "trt_plugin_init_v1", "init failed"})
+    EXPECT_NE(listing.output.find(reason), std::string::npos) << reason << "\n" << listing.output;
+
+  EXPECT_NE(uses_layer.exit_code, 0) << uses_layer.output;
+  EXPECT_NE(uses_layer.output.find("layer 'my_norm': no plugin registered it for cpu; 3 plugins were refused and may "
+                                   "have provided it: " + test_plugin("test-abi-v2") + ": "),
+            std::string::npos)
+      << uses_layer.output;
+  EXPECT_NE(uses_layer.output.find(test_plugin("test-init-fails") + ": "), std::string::npos) << uses_layer.output;
+
+  EXPECT_EQ(plain.exit_code, 0) << "without strict a refusal is a warning\n" << plain.output;
+  EXPECT_EQ(strict.exit_code, 2) << strict.output;
+  EXPECT_NE(strict.output.find("was refused: "), std::string::npos) << strict.output;
+  EXPECT_NE(strict.output.find("(and 2 more); [plugins] strict = true makes refusals fatal"), std::string::npos)
+      << strict.output;
+  EXPECT_EQ(strict.output.find("script ran"), std::string::npos) << strict.output;
 }
 
 TEST(PluginValidation, KernelTakenByAnotherPluginIsRefusedNamingBoth) {

@@ -22,6 +22,11 @@ extern "C" {
 #ifndef TRT_PLUGIN_ABI_VERSION
 #define TRT_PLUGIN_ABI_VERSION 1
 #endif
+/* Minor revision of this header: fields appended without breaking version 1
+ * (1: trt_layer_def gained outputs, attributes, parameters, flags). */
+#ifndef TRT_PLUGIN_ABI_MINOR
+#define TRT_PLUGIN_ABI_MINOR 1
+#endif
 
 #define TRT_MAX_DIMS 8
 
@@ -96,24 +101,106 @@ typedef struct trt_kernel_def {
   trt_kernel_fn fn;
 } trt_kernel_def;
 
-/* A new differentiable op ("layer") supplied whole by a plugin: its own shape
- * rule, forward kernel and (optional) backward kernel. Usable from Lua as
- * trainrt.layer(name, inputs..., attrs). */
+/* ---- Layers ---------------------------------------------------------------
+ * A new differentiable op ("layer") supplied whole by a plugin: its own shape
+ * rule, forward kernel and (optional) backward kernel. From Lua:
+ *   y = trainrt.layer("swish", {x}, {beta = 1.5})       -- named attributes
+ *   y, mean, rstd = trainrt.layer("layernorm", {x, gamma, beta})
+ *   local LayerNorm = nn.PluginLayer("layernorm")          -- a module with parameters
+ * The contract (docs/plugins.md and examples/custom-layer-plugin/README.md):
+ *   - inputs: the views a kernel gets are contiguous, unless the layer sets
+ *     TRT_LAYER_STRIDED_INPUTS in flags (then sizes/strides are as the script
+ *     made them: transposed, narrowed, expanded with stride 0);
+ *   - outputs: allocated contiguous by the host from infer's shapes;
+ *   - forward: inputs = layer inputs, outputs = n_outputs results;
+ *   - backward: inputs = [layer inputs..., outputs..., grad_outputs...] (one
+ *     grad_output per output, zeros for an output nothing used or one marked
+ *     non-differentiable), outputs = one gradient per layer input, pre-zeroed;
+ *     a kernel may leave a gradient at zero. Both contiguous (same rule);
+ *   - attributes: declared in attrs (name, kind, default); the host passes the
+ *     float ones in float_attrs and the integer ones in int_attrs, each in
+ *     declaration order. A layer that declares none gets the script's numbers
+ *     positionally in float_attrs (ABI 1.0 behaviour);
+ *   - parameters: the last n_params inputs; param() says their names, shapes
+ *     and initialisation, so nn.PluginLayer can create them.
+ * Fields after `backward` were appended in ABI 1.1: a plugin built against the
+ * older header has a smaller struct_size, and they read as zero. */
+
+typedef enum trt_layer_flags {
+  TRT_LAYER_STRIDED_INPUTS = 1 /* kernels honour strides: the host does not copy inputs to contiguous */
+} trt_layer_flags;
+
+typedef enum trt_attr_kind { TRT_ATTR_FLOAT = 0, TRT_ATTR_INT = 1 } trt_attr_kind;
+
+/* One attribute a layer accepts. */
+typedef struct trt_layer_attr {
+  const char* name;     /* e.g. "eps", "groups" */
+  int32_t kind;         /* trt_attr_kind */
+  int32_t required;     /* 1: the script must give it; 0: default_value is used */
+  double default_value; /* converted to int64 for TRT_ATTR_INT */
+} trt_layer_attr;
+
+/* The attribute values of one call, in declaration order per kind. */
+typedef struct trt_layer_attrs {
+  const double* floats;
+  int32_t n_floats;
+  const int64_t* ints;
+  int32_t n_ints;
+} trt_layer_attrs;
+
+typedef enum trt_param_init {
+  TRT_INIT_ZEROS = 0,
+  TRT_INIT_ONES = 1,
+  TRT_INIT_UNIFORM = 2, /* U(-scale, scale) */
+  TRT_INIT_NORMAL = 3   /* N(0, scale^2) */
+} trt_param_init;
+
+/* A learnable parameter, filled in by trt_layer_def.param. */
+typedef struct trt_layer_param {
+  uint32_t struct_size;
+  const char* name; /* e.g. "weight"; a static string */
+  int32_t dtype;    /* trt_dtype; the host preset is float32 */
+  int32_t ndim;
+  int64_t sizes[TRT_MAX_DIMS];
+  int32_t init;     /* trt_param_init */
+  double scale;
+} trt_layer_param;
+
 typedef struct trt_layer_def {
   uint32_t struct_size;
   uint32_t abi_version;
   const char* name;
   int32_t device_type;
-  int32_t n_inputs;
-  /* Fills out_shape/out_ndim/out_dtype from the inputs' views (data may be NULL).
-   * Returns TRT_ERR_INVALID_ARGUMENT with a message for bad input. */
+  int32_t n_inputs; /* including the n_params parameters; -1 = any number (no parameters) */
+  /* ABI 1.0 shape rule for a one-output layer: fills out_sizes/out_ndim/out_dtype
+   * from the inputs' views (data may be NULL); attrs = the float attributes.
+   * Returns TRT_ERR_INVALID_ARGUMENT with a message for bad input. Either this
+   * or infer_outputs is required. */
   trt_status (*infer)(const trt_tensor_view* inputs, int32_t n_inputs, const double* attrs, int32_t n_attrs,
                       int64_t* out_sizes, int32_t* out_ndim, int32_t* out_dtype, char* error, size_t error_capacity);
-  /* inputs = layer inputs, outputs[0] = result; float_attrs = user attrs. */
   trt_kernel_fn forward;
-  /* (optional) inputs = [layer inputs..., output, grad_output];
-   * outputs = one grad per layer input, pre-zeroed. NULL = not differentiable. */
+  /* (optional) see the contract above. NULL = not differentiable. */
   trt_kernel_fn backward;
+
+  /* ---- appended in ABI 1.1 ---- */
+  int32_t n_outputs;                 /* 0 means 1 */
+  uint32_t flags;                    /* trt_layer_flags */
+  uint32_t nondifferentiable_outputs; /* bit k: output k carries no gradient (a saved statistic) */
+  const trt_layer_attr* attrs;       /* n_attrs declared attributes, alive as long as the plugin */
+  int32_t n_attrs;
+  /* (optional) the shape rule for any number of outputs: fills each outputs[k]'s
+   * ndim, sizes and dtype (preset to input 0's dtype); data is NULL. */
+  trt_status (*infer_outputs)(const trt_tensor_view* inputs, int32_t n_inputs, const trt_layer_attrs* attrs,
+                              trt_tensor_view* outputs, int32_t n_outputs, char* error, size_t error_capacity);
+  int32_t n_params;
+  /* (required when n_params > 0) describes parameter `index` (0-based among
+   * the parameters) for these attribute values. */
+  trt_status (*param)(int32_t index, const trt_layer_attrs* attrs, trt_layer_param* param, char* error,
+                      size_t error_capacity);
+  /* (optional) a valid shape for non-parameter input `index`, used by
+   * `trainrt check-plugin`; without it the checker tries (4, 6) for every input. */
+  trt_status (*example_input)(int32_t index, const trt_layer_attrs* attrs, int64_t* sizes, int32_t* ndim,
+                              char* error, size_t error_capacity);
 } trt_layer_def;
 
 /* A dataset format. open() parses `options` (a small TOML/"key=value;..." string

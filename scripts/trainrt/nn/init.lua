@@ -24,6 +24,7 @@ local MODULES = {
   "LogSoftmax",
   "CrossEntropyLoss",
   "MSELoss",
+  "PluginLayer",
 }
 for _, name in ipairs(MODULES) do nn[name] = require("trainrt.nn." .. name) end
 
