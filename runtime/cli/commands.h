@@ -16,6 +16,7 @@ int plugins_command(const std::vector<std::string>& args);
 int devices_command(const std::vector<std::string>& args);
 int bench_command(const std::vector<std::string>& args);
 int inspect_command(const std::vector<std::string>& args);  // inspect_command.cpp: safetensors files
+int check_plugin_command(const std::vector<std::string>& args);  // check_plugin_command.cpp: layer gradients
 
 // What every command that runs something does first: load trainrt.toml (or
 // --config), apply overrides, apply the settings (log level, threads, seed)

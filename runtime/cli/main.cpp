@@ -1,5 +1,5 @@
 // trainrt: the command-line entry point. Dispatches to subcommands (train,
-// launch, plugins, devices, bench, inspect, version); `trainrt SCRIPT.lua ...` is short for
+// launch, plugins, check-plugin, devices, bench, inspect, version); `trainrt SCRIPT.lua ...` is short for
 // `trainrt train SCRIPT.lua ...` as `th train.lua` was in Torch7. Prints a
 // failure as one line: usage and config mistakes exit 2, runtime errors 1.
 // Hand-rolled rather than CLI11: run options must be accepted after the
@@ -21,13 +21,14 @@ void print_usage(std::FILE* out) {
                "usage: trainrt <command> [args]\n"
                "       trainrt SCRIPT.lua [args]      (short for: trainrt train SCRIPT.lua [args])\n\n"
                "commands:\n"
-               "  train      run a Lua training script (trainrt train --help)\n"
-               "  launch     run a script on N worker processes, like torchrun (trainrt launch --help)\n"
-               "  plugins    list loaded and refused plugins with what they provide\n"
-               "  devices    list the devices a run can use\n"
-               "  bench      measure training throughput against this machine's sgemm rate (trainrt bench --help)\n"
-               "  inspect    list the tensors and metadata of a safetensors file or checkpoint (trainrt inspect FILE [--json])\n"
-               "  version    print the version\n");
+               "  train         run a Lua training script (trainrt train --help)\n"
+               "  launch        run a script on N worker processes, like torchrun (trainrt launch --help)\n"
+               "  plugins       list loaded and refused plugins with what they provide\n"
+               "  check-plugin  check a plugin's layers: gradients, strided inputs, devices (trainrt check-plugin --help)\n"
+               "  devices       list the devices a run can use\n"
+               "  bench         measure training throughput against this machine's sgemm rate (trainrt bench --help)\n"
+               "  inspect       list the tensors and metadata of a safetensors file or checkpoint (trainrt inspect FILE [--json])\n"
+               "  version       print the version\n");
 }
 
 bool ends_with(const std::string& s, const std::string& suffix) {
@@ -53,13 +54,14 @@ int dispatch(const std::vector<std::string>& args) {
   if (command == "train") return train_command(rest);
   if (command == "launch") return launch_command(rest);
   if (command == "plugins") return plugins_command(rest);
+  if (command == "check-plugin") return check_plugin_command(rest);
   if (command == "devices") return devices_command(rest);
   if (command == "bench") return bench_command(rest);
   if (command == "inspect") return inspect_command(rest);
   trainrt::RunOptions probe;
   if (ends_with(command, ".lua") || trainrt::take_run_option(args, 0, probe) > 0) return train_command(args);
   throw trainrt::UsageError("unknown command '" + command +
-                            "' (commands: train, launch, plugins, devices, bench, inspect, version; or a SCRIPT.lua to train)");
+                            "' (commands: train, launch, plugins, check-plugin, devices, bench, inspect, version; or a SCRIPT.lua to train)");
 }
 
 }  // namespace

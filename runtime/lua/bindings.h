@@ -13,6 +13,7 @@ void bind_creation(lua_State* L);    // bind_creation.cpp: tensor{}, zeros, rand
 void bind_functional(lua_State* L);  // bind_functional.cpp: trainrt.F (activations, conv, pool, losses, optim steps)
 void bind_autograd(lua_State* L);    // bind_autograd.cpp: no_grad
 void bind_layer(lua_State* L);       // bind_layer.cpp: trainrt.layer(name, inputs, attrs) for plugin layers
+void bind_gradcheck(lua_State* L);   // bind_gradcheck.cpp: trainrt.gradcheck(fn, inputs [, opts])
 void bind_memory(lua_State* L);      // bind_memory.cpp: trainrt.memory(), collector pacing by native bytes
 void bind_runtime(lua_State* L);     // bind_runtime.cpp: threads, devices, plugins, is_tty
 void bind_data(lua_State* L);        // bind_data.cpp (data engineer): datasets from loader plugins, DataLoader

@@ -125,6 +125,7 @@ int LuaState::run_script(const RunContext& run) {
   bind_functional(L);
   bind_autograd(L);
   bind_layer(L);
+  bind_gradcheck(L);
   bind_memory(L);
   bind_runtime(L);
   bind_data(L);
