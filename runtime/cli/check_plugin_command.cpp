@@ -459,14 +459,10 @@ class LayerChecker {
   void other_devices(const std::vector<Tensor>& values) {
     DeviceType type = DeviceType::CUDA;
     std::string device = device_type_name(type);
+    if (find_layer(s_.name, static_cast<int32_t>(type)) == nullptr) return;  // a CPU-only layer: nothing to compare
     if (!has_allocator(type)) {
       emit({device, "", "vs-cpu", std::nullopt, "skip",
             device + ": not checked: no device (no plugin provides " + device + " memory here)"});
-      return;
-    }
-    if (find_layer(s_.name, static_cast<int32_t>(type)) == nullptr) {
-      emit({device, "", "vs-cpu", std::nullopt, "skip",
-            device + ": not checked: the plugin has no " + device + " kernel for this layer"});
       return;
     }
     Device target{type, 0};
@@ -570,19 +566,6 @@ std::optional<DType> pick_dtype(const LayerSetup& s, const CheckOptions& o, std:
   return std::nullopt;
 }
 
-// Every layer name a plugin registered, CPU ones first. PluginRecord's
-// `layers` is being split into layers_cpu / layers_cuda; this takes either.
-template <typename Record>
-std::vector<std::string> record_layers(const Record& p) {
-  if constexpr (requires { p.layers_cpu; }) {
-    std::vector<std::string> all = p.layers_cpu;
-    all.insert(all.end(), p.layers_cuda.begin(), p.layers_cuda.end());
-    return all;
-  } else {
-    return p.layers;
-  }
-}
-
 std::vector<std::string> layers_of(const std::string& path, std::string& plugin_name) {
   std::error_code ec;
   std::string canonical = std::filesystem::weakly_canonical(path, ec).string();
@@ -590,8 +573,9 @@ std::vector<std::string> layers_of(const std::string& path, std::string& plugin_
     if (p.path != canonical && p.path != path) continue;
     plugin_name = p.name;
     std::vector<std::string> names;
-    for (const std::string& l : record_layers(p))
-      if (std::find(names.begin(), names.end(), l) == names.end()) names.push_back(l);
+    for (const auto* list : {&p.layers_cpu, &p.layers_cuda})
+      for (const std::string& l : *list)
+        if (std::find(names.begin(), names.end(), l) == names.end()) names.push_back(l);
     return names;
   }
   return {};

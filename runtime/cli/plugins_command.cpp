@@ -30,7 +30,8 @@ int plugins_command(const std::vector<std::string>& args) {
     std::printf("  %-12s %s\n", "path", p.path.c_str());
     print_list("cpu ops", p.kernels_cpu);
     print_list("cuda ops", p.kernels_cuda);
-    print_list("layers", p.layers);
+    print_list("cpu layers", p.layers_cpu);
+    print_list("cuda layers", p.layers_cuda);
     print_list("loaders", p.loaders);
     print_list("collectives", p.collectives);
   }

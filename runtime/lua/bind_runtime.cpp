@@ -77,7 +77,8 @@ int l_plugins(lua_State* L) {
     lua_setfield(L, -2, "abi_version");
     set_strings(L, "ops_cpu", p.kernels_cpu);
     set_strings(L, "ops_cuda", p.kernels_cuda);
-    set_strings(L, "layers", p.layers);
+    set_strings(L, "layers_cpu", p.layers_cpu);
+    set_strings(L, "layers_cuda", p.layers_cuda);
     set_strings(L, "loaders", p.loaders);
     set_strings(L, "collectives", p.collectives);
     lua_seti(L, -2, static_cast<lua_Integer>(i + 1));

@@ -208,14 +208,16 @@ std::vector<Tensor> layer_outputs(const std::string& name, const std::vector<Ten
     int64_t at = 0;
     for (int32_t k = 0; k < n_out; ++k) {
       const Tensor& o = saved_outputs[k];
+      Tensor grad;  // as autograd delivered it (e.g. transposed, or expanded from a sum)
       if (!is_differentiable_output(def, k)) {
-        args.push_back(zeros(o.sizes(), o.dtype(), o.device()));
+        grad = zeros(o.sizes(), o.dtype(), o.device());
       } else if (!packed.defined()) {
-        args.push_back(grad_root.contiguous());
+        grad = grad_root;
       } else {
-        args.push_back(grad_root.narrow(0, at, o.numel()).view(o.sizes()).contiguous());
+        grad = grad_root.narrow(0, at, o.numel()).reshape(o.sizes());
         at += o.numel();
       }
+      args.push_back(strided ? grad : grad.contiguous());
     }
     std::vector<Tensor> grads;
     for (const Tensor& t : kernel_inputs) grads.push_back(zeros(t.sizes(), t.dtype(), t.device()));

@@ -124,7 +124,7 @@ void commit(const std::string& plugin_name, PendingRegistrations& pending, Plugi
     for (size_t i = 0; i < stored.attrs.size(); ++i) stored.attrs[i].name = stored.attr_names[i].c_str();
     it->second.attrs = stored.attrs.empty() ? nullptr : stored.attrs.data();
     state().layer_owner[{l.name, l.def.device_type}] = plugin_name;
-    record.layers.push_back(l.name);
+    (l.def.device_type == TRT_DEVICE_CUDA ? record.layers_cuda : record.layers_cpu).push_back(l.name);
   }
   for (const auto& l : pending.loaders) {
     state().loaders.emplace(l.name, l.def);

@@ -116,7 +116,9 @@ typedef struct trt_kernel_def {
  *   - backward: inputs = [layer inputs..., outputs..., grad_outputs...] (one
  *     grad_output per output, zeros for an output nothing used or one marked
  *     non-differentiable), outputs = one gradient per layer input, pre-zeroed;
- *     a kernel may leave a gradient at zero. Both contiguous (same rule);
+ *     a kernel may leave a gradient at zero. Its inputs follow the input rule:
+ *     contiguous, or with TRT_LAYER_STRIDED_INPUTS as autograd delivered them
+ *     (a grad_output may then be transposed, or expanded with stride 0);
  *   - attributes: declared in attrs (name, kind, default); the host passes the
  *     float ones in float_attrs and the integer ones in int_attrs, each in
  *     declaration order. A layer that declares none gets the script's numbers
