@@ -9,6 +9,7 @@
 #include "trainrt/autograd.h"
 #include "trainrt/error.h"
 #include "trainrt/ops.h"
+#include "trainrt/stream.h"
 #include "trainrt/tensor.h"
 
 namespace trainrt::test {
@@ -61,11 +62,14 @@ inline void check_gradients(const std::function<Tensor(const std::vector<Tensor>
   }
 }
 
-// Runs fn, expecting trainrt::Error whose message contains `needle`.
+// Runs fn, expecting trainrt::Error whose message contains `needle`. A kernel's
+// error may surface only when the host waits (asynchronous queues), so the
+// queues are synchronised inside the try.
 #define EXPECT_ERROR_CONTAINS(stmt, needle)                                               \
   do {                                                                                   \
     try {                                                                                \
       stmt;                                                                              \
+      ::trainrt::synchronize_all();                                                      \
       ADD_FAILURE() << "expected trainrt::Error containing: " << (needle);                \
     } catch (const ::trainrt::Error& e) {                                                \
       EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();      \

@@ -70,8 +70,13 @@ bool Tensor::is_contiguous() const {
   return true;
 }
 
-void* Tensor::data_ptr() const {
+void* Tensor::kernel_data_ptr() const {
   return static_cast<char*>(storage()->data()) + offset() * static_cast<int64_t>(dtype_size(dtype()));
+}
+
+void* Tensor::data_ptr() const {
+  storage()->wait_ready();
+  return kernel_data_ptr();
 }
 
 std::vector<double> Tensor::to_vector() const {

@@ -203,6 +203,9 @@ void ProcessGroup::check_tensor(const char* op, const Tensor& t) const {
   TRT_CHECK(t.dtype() == DType::Float32 || t.dtype() == DType::Float64 || t.dtype() == DType::Int64, op,
             ": dtype ", dtype_name(t.dtype()), " is not supported (float32, float64 or int64)");
   TRT_CHECK(t.is_contiguous(), op, ": tensor ", t.shape_str(), " is not contiguous; call :contiguous() first");
+  // The backend's thread reads and writes this memory: the kernels queued on it
+  // must have run first (a CUDA backend would order itself on the stream instead).
+  t.storage()->wait_ready();
 }
 
 int64_t ProcessGroup::next_seq(const char* op) {

@@ -1,4 +1,4 @@
-// Process-level pieces of the trainrt table: threads, is_tty, version, clock,
+// Process-level pieces of the trainrt table: threads, synchronize, is_tty, version, clock,
 // loaded plugins, and trainrt.exit(code [, message]) which ends the script
 // cleanly (destructors run, the runner prints message and exits with code).
 // Not here: run context fields set by the runner (state.cpp).
@@ -16,6 +16,7 @@
 #include "trainrt/dispatch.h"
 #include "trainrt/plugins.h"
 #include "trainrt/process.h"
+#include "trainrt/stream.h"
 
 namespace trainrt::lua {
 namespace {
@@ -27,6 +28,13 @@ int l_set_threads(lua_State* L) {
 int l_threads(lua_State* L) {
   lua_pushinteger(L, num_threads());
   return 1;
+}
+// trainrt.synchronize([device]): waits until the device's queue (every queue
+// without an argument) has run what was launched, raising a kernel's error.
+int l_synchronize(lua_State* L) {
+  if (lua_isnoneornil(L, 1)) synchronize_all();
+  else synchronize(Device::parse(luaL_checkstring(L, 1)));
+  return 0;
 }
 // Wall-clock seconds from a steady clock (for rates and ETAs; os.clock is CPU time).
 int l_clock(lua_State* L) {
@@ -89,6 +97,7 @@ int l_plugins(lua_State* L) {
 const luaL_Reg kFunctions[] = {
     {"set_threads", guarded<l_set_threads>},
     {"threads", guarded<l_threads>},
+    {"synchronize", guarded<l_synchronize>},
     {"exit", guarded<l_exit>},
     {"clock", guarded<l_clock>},
     {"process", guarded<l_process>},

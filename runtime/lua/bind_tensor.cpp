@@ -307,6 +307,20 @@ int t_backward(lua_State* L) {
 }
 int t_grad(lua_State* L) { push_tensor(L, check_tensor(L, 1).grad()); return 1; }
 int t_zero_grad(lua_State* L) { check_tensor(L, 1).zero_grad(); lua_settop(L, 1); return 1; }
+// t:set_grad(g) makes g (same shape, dtype and device; not copied) t's .grad; t:set_grad(nil) drops it.
+int t_set_grad(lua_State* L) {
+  Tensor& t = check_tensor(L, 1);
+  if (lua_isnoneornil(L, 2)) {
+    t.zero_grad();
+  } else {
+    Tensor& g = check_tensor(L, 2);
+    TRT_CHECK(g.dtype() == t.dtype() && g.device() == t.device(), "set_grad: gradient is ", dtype_name(g.dtype()),
+              " on ", g.device().str(), ", tensor ", dtype_name(t.dtype()), " on ", t.device().str());
+    t.set_grad(g);
+  }
+  lua_settop(L, 1);
+  return 1;
+}
 int t_detach(lua_State* L) { push_tensor(L, check_tensor(L, 1).detach()); return 1; }
 int t_is_leaf(lua_State* L) { lua_pushboolean(L, check_tensor(L, 1).is_leaf()); return 1; }
 
@@ -346,8 +360,11 @@ int t_kaiming_uniform_(lua_State* L) {
 
 // Drops this userdata's reference to native storage now (the storage itself
 // goes when its last view goes). Safe to call twice; later use is an error.
+// t:free() releases the memory now: after the kernels queued on it have run
+// (they hold it until then), so it is back in the allocator when free returns.
 int t_free(lua_State* L) {
   auto* t = static_cast<Tensor*>(luaL_checkudata(L, 1, kTensorMeta));
+  if (t->defined()) t->storage()->wait_ready();
   *t = Tensor();
   return 0;
 }
@@ -444,6 +461,7 @@ const luaL_Reg kMethods[] = {
     {"backward", guarded<t_backward>},
     {"grad", guarded<t_grad>},
     {"zero_grad", guarded<t_zero_grad>},
+    {"set_grad", guarded<t_set_grad>},
     {"detach", guarded<t_detach>},
     {"is_leaf", guarded<t_is_leaf>},
     {"fill_", guarded<t_fill_>},

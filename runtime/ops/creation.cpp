@@ -8,6 +8,7 @@
 #include "trainrt/autograd.h"
 #include "trainrt/dispatch.h"
 #include "trainrt/error.h"
+#include "trainrt/stream.h"
 #include "trainrt/ops/reduce.h"
 
 namespace trainrt {
@@ -188,7 +189,22 @@ Tensor to_device(const Tensor& t, Device device) {
   Tensor out = Tensor::empty(t.sizes(), t.dtype(), device);
   // The non-CPU side's allocator knows how to move bytes to and from the host.
   Allocator& mover = allocator_for(device.type == DeviceType::CPU ? src.device().type : device.type);
-  mover.copy(out.data_ptr(), device, src.data_ptr(), src.device(), static_cast<size_t>(t.numel()) * dtype_size(t.dtype()));
+  // On the destination's queue, after the source's queue has produced src (a
+  // stream waiting on another stream's event); the host does not wait.
+  Device from_device = src.device();
+  queue_wait(device, from_device, launched_position(from_device));
+  size_t bytes = static_cast<size_t>(t.numel()) * dtype_size(t.dtype());
+  StoragePtr src_storage = src.storage(), out_storage = out.storage();
+  void* dst_ptr = out.kernel_data_ptr();
+  const void* src_ptr = src.kernel_data_ptr();
+  uint64_t position = launch(device, "copy " + t.shape_str() + " from " + from_device.str() + " to " + device.str(),
+                             [&mover, dst_ptr, device, src_ptr, from_device, bytes, src_storage, out_storage] {
+                               mover.copy(dst_ptr, device, src_ptr, from_device, bytes);
+                             });
+  if (position) {
+    src_storage->note_use(device, position);
+    out_storage->note_use(device, position);
+  }
   Device from = t.device();
   record("to_device", {t}, out, [from](const Tensor& g) { return std::vector<Tensor>{g.to(from)}; });
   return out;

@@ -1,6 +1,7 @@
 // Kernel registry and the single path every op takes to reach a kernel:
-// one device for all tensors, views packed for the C ABI, a kernel error turned
-// into trainrt::Error naming the op.
+// one device for all tensors, views packed for the C ABI, the kernel launched
+// on the device's queue (trainrt/stream.h), a kernel error turned into
+// trainrt::Error naming the op.
 #include "trainrt/dispatch.h"
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include <thread>
 
 #include "trainrt/error.h"
+#include "trainrt/stream.h"
 
 namespace trainrt {
 namespace {
@@ -40,7 +42,7 @@ struct KernelProfile {
     }();
     return *profile;
   }
-  void add(const char* op, double seconds) {
+  void add(const std::string& op, double seconds) {
     std::lock_guard lock(mutex);
     auto& entry = calls[op];
     ++entry.first;
@@ -119,7 +121,7 @@ trt_tensor_view to_view(const Tensor& t) {
   v.device_type = static_cast<int32_t>(t.device().type);
   v.device_index = t.device().index;
   v.ndim = static_cast<int32_t>(t.dim());
-  v.data = t.numel() ? t.data_ptr() : nullptr;
+  v.data = t.numel() ? t.kernel_data_ptr() : nullptr;
   for (int64_t i = 0; i < t.dim(); ++i) {
     v.sizes[i] = t.sizes()[i];
     v.strides[i] = t.strides()[i];
@@ -147,10 +149,23 @@ trt_kernel_args kernel_args(const std::vector<trt_tensor_view>& inputs, const st
   return args;
 }
 
-void call_kernel(const char* op, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs,
-                 const std::vector<int64_t>& int_attrs, const std::vector<double>& float_attrs) {
+namespace {
+
+// "matmul on (64, 3136), (3136, 128)": what an asynchronous error names.
+std::string describe(const std::string& op, const std::vector<Tensor>& inputs) {
+  std::string what = op + " on ";
+  for (size_t i = 0; i < inputs.size(); ++i) what += (i ? ", " : "") + inputs[i].shape_str();
+  return inputs.empty() ? op : what;
+}
+
+}  // namespace
+
+void launch_kernel(const std::string& op, trt_kernel_fn fn, const std::vector<Tensor>& inputs,
+                   const std::vector<Tensor>& outputs, std::vector<int64_t> int_attrs, std::vector<double> float_attrs,
+                   const std::string& kernel_name) {
   const Tensor* first = nullptr;
   std::vector<trt_tensor_view> in_views, out_views;
+  std::vector<StoragePtr> storages;  // alive until the kernel has run: stream-ordered reuse
   auto pack = [&](const std::vector<Tensor>& tensors, std::vector<trt_tensor_view>& views) {
     for (const Tensor& t : tensors) {
       TRT_CHECK(t.defined(), op, ": undefined tensor argument");
@@ -158,38 +173,63 @@ void call_kernel(const char* op, const std::vector<Tensor>& inputs, const std::v
       TRT_CHECK(t.device() == first->device(), op, ": tensors on different devices ", first->device().str(), " and ",
                 t.device().str(), "; move them with :to(device)");
       views.push_back(to_view(t));
+      storages.push_back(t.storage());
     }
   };
   pack(inputs, in_views);
   pack(outputs, out_views);
   TRT_CHECK(first != nullptr, op, ": called without tensors");
-  DeviceType device = first->device().type;
+  Device device = first->device();
+  int threads = threads_for(device);
+  auto task = [op, kernel_name, fn, threads, in_views = std::move(in_views), out_views = std::move(out_views),
+               int_attrs = std::move(int_attrs), float_attrs = std::move(float_attrs), storages]() {
+    char error[512] = {0};
+    trt_kernel_args args = kernel_args(in_views, out_views, int_attrs, float_attrs, error, sizeof(error));
+    args.num_threads = threads;
+    trt_status status;
+    if (profiling_enabled()) {
+      auto start = std::chrono::steady_clock::now();
+      status = fn(&args);
+      KernelProfile::instance().add(op, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    } else {
+      status = fn(&args);
+    }
+    if (status != TRT_OK) {
+      std::string message = error[0] ? std::string(error) : "kernel failed with status " + std::to_string(status);
+      // Kernels usually prefix their own name: show the op the caller used instead
+      // (cross_entropy for the nll_loss kernel), and add it when they did not.
+      if (!kernel_name.empty() && kernel_name != op && message.rfind(kernel_name + ":", 0) == 0)
+        message = op + message.substr(kernel_name.size());
+      if (message.rfind(op, 0) != 0) message = op + ": " + message;
+      fail(message);
+    }
+  };
+  uint64_t position = launch(device, describe(op, inputs), std::move(task));
+  if (position)
+    for (const StoragePtr& s : storages) s->note_use(device, position);
+}
 
+void call_kernel_as(const std::string& op, const char* kernel, const std::vector<Tensor>& inputs,
+                    const std::vector<Tensor>& outputs, const std::vector<int64_t>& int_attrs,
+                    const std::vector<double>& float_attrs) {
+  TRT_CHECK(!inputs.empty() || !outputs.empty(), op, ": called without tensors");
+  const Tensor& first = inputs.empty() ? outputs[0] : inputs[0];
+  TRT_CHECK(first.defined(), op, ": undefined tensor argument");
+  DeviceType device = first.device().type;
   trt_kernel_fn fn = nullptr;
   {
     std::lock_guard lock(registry_mutex());
-    auto it = registry().find({op, device});
+    auto it = registry().find({kernel, device});
     if (it != registry().end()) fn = it->second.fn;
   }
-  TRT_CHECK(fn != nullptr, "no kernel '", op, "' for device ", device_type_name(device), "; is the ops-",
+  TRT_CHECK(fn != nullptr, "no kernel '", kernel, "' for device ", device_type_name(device), "; is the ops-",
             device_type_name(device), " plugin loaded? (run `trainrt plugins`)");
+  launch_kernel(op, fn, inputs, outputs, int_attrs, float_attrs, kernel);
+}
 
-  char error[512] = {0};
-  trt_kernel_args args = kernel_args(in_views, out_views, int_attrs, float_attrs, error, sizeof(error));
-  trt_status status;
-  if (profiling_enabled()) {
-    auto start = std::chrono::steady_clock::now();
-    status = fn(&args);
-    KernelProfile::instance().add(op, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  } else {
-    status = fn(&args);
-  }
-  if (status != TRT_OK) {
-    std::string message = error[0] ? std::string(error) : std::string("kernel failed with status ") + std::to_string(status);
-    // Kernels usually prefix the op name; add it when they did not.
-    if (message.rfind(op, 0) != 0) message = std::string(op) + ": " + message;
-    fail(message);
-  }
+void call_kernel(const char* op, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs,
+                 const std::vector<int64_t>& int_attrs, const std::vector<double>& float_attrs) {
+  call_kernel_as(op, op, inputs, outputs, int_attrs, float_attrs);
 }
 
 int num_threads() { return thread_setting(); }

@@ -30,17 +30,10 @@ std::string refusal_hint() {
   return hint + " (see `trainrt plugins`)";
 }
 
-// Calls a layer kernel directly (layers are not in the op registry).
+// Launches a layer kernel (layers are not in the op registry) on the device queue.
 void call_layer_kernel(const std::string& what, trt_kernel_fn fn, const std::vector<Tensor>& inputs,
                        const std::vector<Tensor>& outputs, const LayerAttrValues& attrs) {
-  std::vector<trt_tensor_view> in_views, out_views;
-  for (const Tensor& t : inputs) in_views.push_back(to_view(t));
-  for (const Tensor& t : outputs) out_views.push_back(to_view(t));
-  char error[512] = {0};
-  trt_kernel_args args = kernel_args(in_views, out_views, attrs.ints, attrs.floats, error, sizeof(error));
-  trt_status status = fn(&args);
-  TRT_CHECK(status == TRT_OK, what, ": ", error[0] ? error : "kernel failed with status ",
-            error[0] ? "" : std::to_string(status));
+  launch_kernel(what, fn, inputs, outputs, attrs.ints, attrs.floats);
 }
 
 bool is_differentiable_output(const trt_layer_def& def, int32_t k) {

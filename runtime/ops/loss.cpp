@@ -53,17 +53,10 @@ void check_classification(const char* op, const char* what, const Tensor& input,
             target.device().str(), "; move them with :to(device)");
 }
 
-// Calls a kernel that validates labels; its "nll_loss: ..." message is renamed to `op`.
+// Calls a kernel that validates labels; its "nll_loss: ..." message names `op`.
 void call_labelled(const char* op, const char* kernel, const std::vector<Tensor>& inputs,
                    const std::vector<Tensor>& outputs, int64_t reduction) {
-  try {
-    call_kernel(kernel, inputs, outputs, {reduction});
-  } catch (const Error& e) {
-    std::string message = e.what();
-    std::string prefix = "nll_loss";
-    if (message.rfind(prefix, 0) == 0) message = op + message.substr(prefix.size());
-    fail(message);
-  }
+  call_kernel_as(op, kernel, inputs, outputs, {reduction});
 }
 
 Tensor nll_impl(const char* op, const Tensor& logp, const Tensor& target, Reduction reduction) {

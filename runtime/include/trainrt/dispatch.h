@@ -24,6 +24,7 @@ std::string kernel_owner(const std::string& op, DeviceType device);
 // Registered ops for one device, sorted (for `trainrt plugins`).
 std::vector<std::string> kernels_for(DeviceType device, const std::string& plugin = "");
 
+// The view a kernel gets (kernel_data_ptr: does not wait for the queue).
 trt_tensor_view to_view(const Tensor& t);
 
 // The trt_kernel_args for one kernel call: ABI version, views, attributes, the
@@ -33,10 +34,24 @@ trt_kernel_args kernel_args(const std::vector<trt_tensor_view>& inputs, const st
                             const std::vector<int64_t>& int_attrs, const std::vector<double>& float_attrs, char* error,
                             size_t error_capacity);
 
+// Launches fn on the queue of the tensors' device (trainrt/stream.h): the
+// task keeps their storage alive and records its use, so the host waits for
+// it before touching them. All tensors must share one device. A failure is
+// "<op>: <kernel's message>", raised here when execution is synchronous and at
+// the next wait otherwise.
+void launch_kernel(const std::string& op, trt_kernel_fn fn, const std::vector<Tensor>& inputs,
+                   const std::vector<Tensor>& outputs, std::vector<int64_t> int_attrs = {},
+                   std::vector<double> float_attrs = {}, const std::string& kernel_name = "");
+
 // Calls kernel `op` for the device of inputs/outputs (all must share one device).
 // Throws "no kernel 'op' for cuda; is the ops-cuda plugin loaded? (run `trainrt plugins`)".
+// call_kernel_as runs kernel `kernel` but names `op` in errors (a kernel's own
+// "kernel: ..." prefix becomes "op: ...").
 void call_kernel(const char* op, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs,
                  const std::vector<int64_t>& int_attrs = {}, const std::vector<double>& float_attrs = {});
+void call_kernel_as(const std::string& op, const char* kernel, const std::vector<Tensor>& inputs,
+                    const std::vector<Tensor>& outputs, const std::vector<int64_t>& int_attrs = {},
+                    const std::vector<double>& float_attrs = {});
 
 // Threads used by CPU kernels (the `threads` setting). Default: hardware cores.
 int num_threads();

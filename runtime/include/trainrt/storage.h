@@ -2,7 +2,11 @@
 // Allocator. Tensors are views onto a Storage; several may share one.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <memory>
+#include <mutex>
+#include <utility>
+#include <vector>
 
 #include "trainrt/allocator.h"
 #include "trainrt/device.h"
@@ -16,7 +20,13 @@ class Storage {
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
 
+  // The address as a kernel launched on a queue sees it: no waiting.
   void* data() const { return data_; }
+  // Records that the task at `position` of `queue`'s device queue uses this
+  // memory (trainrt/stream.h); wait_ready() blocks the host until every
+  // recorded use has run, and raises a queue's pending error.
+  void note_use(Device queue, uint64_t position);
+  void wait_ready();
   size_t nbytes() const { return nbytes_; }
   Device device() const { return device_; }
 
@@ -25,6 +35,8 @@ class Storage {
   size_t nbytes_ = 0;
   Device device_;
   Allocator* allocator_ = nullptr;
+  std::mutex uses_mutex_;
+  std::vector<std::pair<Device, uint64_t>> uses_;  // latest position per queue that used it
 };
 
 using StoragePtr = std::shared_ptr<Storage>;

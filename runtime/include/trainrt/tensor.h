@@ -57,7 +57,13 @@ class Tensor {
   bool is_contiguous() const;
   bool same_storage(const Tensor& other) const { return storage() == other.storage(); }
 
-  void* data_ptr() const;  // address of element 0
+  // Address of element 0 for the host: waits until every kernel launched on
+  // this memory has run (trainrt/stream.h), so the host reads final values and
+  // its writes cannot race a queued kernel.
+  void* data_ptr() const;
+  // The same address without waiting: for describing the tensor to a kernel
+  // that is launched on the queue after those already there.
+  void* kernel_data_ptr() const;
   template <typename T> T* data() const { return static_cast<T*>(data_ptr()); }
 
   // Host copy of the values as double (any dtype, any device); for tests and printing.
