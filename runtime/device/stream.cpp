@@ -4,6 +4,7 @@
 // Not here: what a task does (dispatch.cpp launches kernels, creation.cpp copies).
 #include "trainrt/stream.h"
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdlib>
 #include <deque>
@@ -18,6 +19,7 @@ namespace trainrt {
 namespace {
 
 constexpr size_t kMaxPending = 256;  // tasks launched but not yet started
+constexpr int kSpins = 200;          // yields before the worker sleeps (~tens of microseconds)
 
 class Queue {
  public:
@@ -27,11 +29,15 @@ class Queue {
     std::unique_lock lock(mutex_);
     // Bounded, as a GPU's launch queue is: a host far ahead would hold every
     // tensor it freed in the meantime (the tasks keep them alive).
-    if (std::this_thread::get_id() != worker_.get_id())
+    if (tasks_.size() >= kMaxPending && std::this_thread::get_id() != worker_.get_id()) {
+      ++waiters_;
       done_.wait(lock, [&] { return tasks_.size() < kMaxPending || stopped_; });
+      --waiters_;
+    }
     tasks_.push_back({std::move(what), std::move(fn)});
+    pending_.store(tasks_.size(), std::memory_order_release);
     ++launched_;
-    wake_.notify_all();
+    if (worker_sleeping_) wake_.notify_one();  // a futex call only when the worker sleeps
     return launched_;
   }
 
@@ -43,7 +49,9 @@ class Queue {
   // Blocks until `position` has run, then raises (and clears) a pending error.
   void wait(uint64_t position) {
     std::unique_lock lock(mutex_);
+    ++waiters_;
     done_.wait(lock, [&] { return finished_ >= position || stopped_; });
+    --waiters_;
     if (!error_.empty()) {
       std::string message = std::move(error_);
       error_.clear();
@@ -60,7 +68,9 @@ class Queue {
   void wait_for(Queue& other, uint64_t position) {
     launch("wait for " + other.device_.str(), [&other, position] {
       std::unique_lock lock(other.mutex_);
+      ++other.waiters_;
       other.done_.wait(lock, [&] { return other.finished_ >= position || other.stopped_; });
+      --other.waiters_;
     });
   }
 
@@ -85,16 +95,30 @@ class Queue {
   void run() {
     std::unique_lock lock(mutex_);
     for (;;) {
-      wake_.wait(lock, [&] { return stopped_ || !tasks_.empty(); });
+      if (tasks_.empty() && !stopped_) {
+        // Poll briefly before sleeping: a host in the middle of a step launches
+        // the next kernel within microseconds, and a sleep costs two futex calls.
+        lock.unlock();
+        for (int spin = 0; spin < kSpins && pending_.load(std::memory_order_acquire) == 0; ++spin)
+          std::this_thread::yield();
+        lock.lock();
+        worker_sleeping_ = true;
+        wake_.wait(lock, [&] { return stopped_ || !tasks_.empty(); });
+        worker_sleeping_ = false;
+      }
       if (stopped_) return;
       Task task = std::move(tasks_.front());
       tasks_.pop_front();
+      pending_.store(tasks_.size(), std::memory_order_release);
       bool skip = !error_.empty();  // sticky: nothing runs after a failure until it is raised
       lock.unlock();
       std::string failure;
       if (!skip) {
         try {
           task.fn();
+        } catch (const LaunchedTaskError& e) {
+          failure = e.what();
+          task.what = e.launched;
         } catch (const std::exception& e) {
           failure = e.what();
         } catch (...) {
@@ -107,7 +131,7 @@ class Queue {
         error_ = "asynchronous error on " + device_.str() + ": " + failure + " (raised by " + task.what +
                  ", launched earlier; TRAINRT_SYNC=1 raises it where it is launched)";
       ++finished_;
-      done_.notify_all();
+      if (waiters_ > 0) done_.notify_all();
     }
   }
 
@@ -116,6 +140,9 @@ class Queue {
   std::condition_variable wake_, done_;
   std::deque<Task> tasks_;
   uint64_t launched_ = 0, finished_ = 0;
+  int waiters_ = 0;                  // threads in done_.wait
+  bool worker_sleeping_ = false;
+  std::atomic<size_t> pending_{0};   // tasks_.size(), readable without the lock
   std::string error_;
   bool stopped_ = false;
   std::thread worker_;  // last: starts after the fields above exist

@@ -152,10 +152,12 @@ trt_kernel_args kernel_args(const std::vector<trt_tensor_view>& inputs, const st
 namespace {
 
 // "matmul on (64, 3136), (3136, 128)": what an asynchronous error names.
-std::string describe(const std::string& op, const std::vector<Tensor>& inputs) {
+std::string describe(const std::string& op, const std::vector<trt_tensor_view>& inputs) {
+  if (inputs.empty()) return op;
   std::string what = op + " on ";
-  for (size_t i = 0; i < inputs.size(); ++i) what += (i ? ", " : "") + inputs[i].shape_str();
-  return inputs.empty() ? op : what;
+  for (size_t i = 0; i < inputs.size(); ++i)
+    what += (i ? ", " : "") + shape_str(Shape(inputs[i].sizes, inputs[i].sizes + inputs[i].ndim));
+  return what;
 }
 
 }  // namespace
@@ -201,10 +203,10 @@ void launch_kernel(const std::string& op, trt_kernel_fn fn, const std::vector<Te
       if (!kernel_name.empty() && kernel_name != op && message.rfind(kernel_name + ":", 0) == 0)
         message = op + message.substr(kernel_name.size());
       if (message.rfind(op, 0) != 0) message = op + ": " + message;
-      fail(message);
+      throw LaunchedTaskError(message, describe(op, in_views));
     }
   };
-  uint64_t position = launch(device, describe(op, inputs), std::move(task));
+  uint64_t position = launch(device, op, std::move(task));
   if (position)
     for (const StoragePtr& s : storages) s->note_use(device, position);
 }

@@ -18,6 +18,7 @@
 #include <string>
 
 #include "trainrt/device.h"
+#include "trainrt/error.h"
 
 namespace trainrt {
 
@@ -39,6 +40,15 @@ int threads_for(Device device);
 // queue sticky-failed with that message. Returns the task's position in the
 // queue (0 when it ran inline).
 uint64_t launch(Device device, std::string what, std::function<void()> task);
+
+// Thrown by a task that describes itself only when it fails (formatting shapes
+// at every launch would cost more than a small kernel): `launched` replaces
+// the `what` given to launch in the queue's error report.
+struct LaunchedTaskError : Error {
+  LaunchedTaskError(const std::string& message, std::string launched_what)
+      : Error(message), launched(std::move(launched_what)) {}
+  std::string launched;
+};
 
 // The position after the last task launched on `device` (0 = nothing yet).
 uint64_t launched_position(Device device);
