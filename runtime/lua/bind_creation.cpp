@@ -1,5 +1,5 @@
 // Tensor creation from Lua: trainrt.tensor{...}, zeros/ones/empty/rand/randn,
-// full, arange, *_like, manual_seed, is_tensor. Options come as a trailing
+// full, arange, *_like, manual_seed, is_tensor, cat (joins tensors). Options come as a trailing
 // table {dtype=, device=, requires_grad=}. Not here: tensor methods (bind_tensor.cpp).
 #include <algorithm>
 #include <cmath>
@@ -10,6 +10,7 @@
 #include "lua/lua_util.h"
 #include "trainrt/error.h"
 #include "trainrt/ops/creation.h"
+#include "trainrt/ops/join.h"
 
 namespace trainrt::lua {
 namespace {
@@ -175,6 +176,24 @@ int l_is_tensor(lua_State* L) {
   lua_pushboolean(L, is_tensor(L, 1));
   return 1;
 }
+// trainrt.cat({t1, t2, ...} [, dim]): dim is 1-based (default 1), negative from the end.
+int l_cat(lua_State* L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_Integer n = luaL_len(L, 1);
+  luaL_argcheck(L, n >= 1, 1, "cat expects a non-empty list of tensors");
+  std::vector<Tensor> tensors;
+  for (lua_Integer i = 1; i <= n; ++i) {
+    lua_geti(L, 1, i);
+    if (!is_tensor(L, -1))
+      return luaL_argerror(L, 1, lua_pushfstring(L, "element %I of the list is a %s, expected a tensor", i,
+                                                  luaL_typename(L, -1)));
+    tensors.push_back(check_tensor(L, -1));
+    lua_pop(L, 1);
+  }
+  int64_t dim = lua_isnoneornil(L, 2) ? 0 : check_dim(L, 2, tensors[0].dim());
+  push_tensor(L, ops::cat(tensors, dim));
+  return 1;
+}
 
 const luaL_Reg kFunctions[] = {
     {"tensor", guarded<l_tensor>},
@@ -191,6 +210,7 @@ const luaL_Reg kFunctions[] = {
     {"randn_like", guarded<like<randn_like>>},
     {"manual_seed", guarded<l_manual_seed>},
     {"is_tensor", guarded<l_is_tensor>},
+    {"cat", guarded<l_cat>},
     {nullptr, nullptr},
 };
 

@@ -4,6 +4,7 @@
 #pragma once
 #include "trainrt/ops/creation.h"
 #include "trainrt/ops/elementwise.h"
+#include "trainrt/ops/join.h"
 #include "trainrt/ops/linalg.h"
 #include "trainrt/ops/loss.h"
 #include "trainrt/ops/conv_pool.h"
