@@ -1,5 +1,7 @@
 // `trainrt devices`: the devices this run could use, nvidia-smi -L style:
-// the CPU (with the threads setting) and CUDA when a plugin provides it.
+// the CPU (with the threads setting), its logical devices cpu:0 ... cpu:N-1
+// (--devices) with each one's share of the threads, and CUDA when a plugin
+// provides it.
 // The plugin ABI has no device-count query yet, so CUDA is reported by the
 // plugin that provides it. Not here: device selection (--device).
 #include <cstdio>
@@ -9,12 +11,19 @@
 #include "trainrt/allocator.h"
 #include "trainrt/dispatch.h"
 #include "trainrt/plugins.h"
+#include "trainrt/stream.h"
 
 namespace trainrt::cli {
 
 int devices_command(const std::vector<std::string>& args) {
   prepare_run(parse_only_run_options("devices", args));
-  std::printf("cpu:0  %u hardware threads, using %d (--threads)\n", std::thread::hardware_concurrency(), num_threads());
+  int count = cpu_device_count();
+  std::printf("cpu: %u hardware threads, using %d (--threads), %d logical device%s (--devices)\n",
+              std::thread::hardware_concurrency(), num_threads(), count, count == 1 ? "" : "s");
+  for (int i = 0; i < count; ++i) {
+    int threads = threads_for(Device{DeviceType::CPU, i});
+    std::printf("cpu:%d  %d thread%s\n", i, threads, threads == 1 ? "" : "s");
+  }
   std::string provider;
   for (const PluginRecord& p : loaded_plugins())
     if (!p.kernels_cuda.empty()) provider = p.name;

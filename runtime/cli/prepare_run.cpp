@@ -1,12 +1,15 @@
 // Config, settings and plugins for a run (see commands.h: prepare_run).
 #include "cli/commands.h"
 
+#include <algorithm>
+
 #include "trainrt/allocator.h"
 #include "trainrt/device.h"
 #include "trainrt/dispatch.h"
 #include "trainrt/log.h"
 #include "trainrt/ops/creation.h"
 #include "trainrt/plugins.h"
+#include "trainrt/stream.h"
 
 namespace trainrt::cli {
 
@@ -18,6 +21,9 @@ PreparedRun prepare_run(const RunOptions& options) {
 
   if (run.settings.quiet) set_log_level(LogLevel::Warn);
   if (run.settings.threads) set_num_threads(*run.settings.threads);
+  // Logical CPU devices (--devices): after threads, which cpu:* counts and each device shares.
+  const config::DeviceList& devices = run.settings.devices;
+  set_cpu_device_count(devices.per_thread ? std::min(num_threads(), config::kMaxCpuDevices) : devices.count);
   if (run.settings.seed) manual_seed(*run.settings.seed);
   load_plugins(run.settings.plugin_paths);
   if (run.settings.plugins_strict) {

@@ -76,12 +76,55 @@ void check_megabytes(const toml::table& config, const char* path) {
   }
 }
 
+template <typename... Args>
+[[noreturn]] void devices_error(const Args&... parts) {
+  throw Error(detail::concat(parts...));
+}
+
 void check_boolean(const toml::table& config, const char* path) {
   if (const toml::node* n = config.at_path(path).node(); n && !n->is_boolean())
     bad_setting(std::string(path) + " must be true or false", *n);
 }
 
 }  // namespace
+
+DeviceList parse_devices(const std::string& spec) {
+  const std::string usage = "; use cpu:0,cpu:1,... (in order from cpu:0), cpu:* (one per thread) or a count such as 2";
+  auto is_digits = [](const std::string& s) {
+    return !s.empty() && s.size() < 10 && s.find_first_not_of("0123456789") == std::string::npos;
+  };
+  DeviceList list;
+  if (spec == "cpu:*") {
+    list.per_thread = true;
+    return list;
+  }
+  if (is_digits(spec)) {
+    list.count = std::stoi(spec);
+  } else {
+    if (spec.empty()) devices_error("no devices given", usage);
+    std::vector<std::string> names;
+    std::string name;
+    std::istringstream in(spec);
+    while (std::getline(in, name, ',')) names.push_back(name);
+    if (spec.back() == ',') names.push_back("");
+    if (names.size() > static_cast<size_t>(kMaxCpuDevices))
+      devices_error("more than ", kMaxCpuDevices, " devices in '", spec.substr(0, 32), "...'");
+    for (size_t i = 0; i < names.size(); ++i) {
+      const std::string expected = "cpu:" + std::to_string(i);
+      if (names[i] == expected) continue;
+      if (names[i].empty()) devices_error("empty device name at position ", i + 1, " of '", spec, "'", usage);
+      if (names[i].rfind("cuda", 0) == 0 || names[i].rfind("gpu", 0) == 0)
+        devices_error("'", names[i], "': only logical CPU devices can be listed so far", usage);
+      if (names[i].rfind("cpu:", 0) == 0 && is_digits(names[i].substr(4)))
+        devices_error("'", spec, "' lists ", names[i], " at position ", i + 1, ", expected ", expected, usage);
+      devices_error("'", names[i], "' is not a device such as ", expected, usage);
+    }
+    list.count = static_cast<int>(names.size());
+  }
+  if (list.count < 1 || list.count > kMaxCpuDevices)
+    devices_error("the device count must be between 1 and ", kMaxCpuDevices, ", got ", spec);
+  return list;
+}
 
 toml::table parse_text(std::string_view text, const std::string& source_name) {
   try {
@@ -187,6 +230,30 @@ RunSettings settings_of(const toml::table& config) {
     } catch (const Error& e) {
       std::string source = source_of(*n);
       throw ConfigError((source.empty() ? std::string("config") : source) + ": error: " + e.what());
+    }
+  }
+  if (const toml::node* n = config.get("devices")) {
+    std::string spec;  // a string, a count, or a list of device names
+    if (const toml::array* names = n->as_array()) {
+      for (const toml::node& d : *names) {
+        if (!d.is_string()) bad_setting("devices must be a list of device names such as [\"cpu:0\", \"cpu:1\"]", *n);
+        spec += (spec.empty() ? "" : ",") + d.as_string()->get();
+      }
+    } else if (n->is_integer()) {
+      int64_t count = n->as_integer()->get();
+      if (count < 1 || count > kMaxCpuDevices)
+        bad_setting("devices must be a count between 1 and " + std::to_string(kMaxCpuDevices), *n);
+      spec = std::to_string(count);
+    } else if (n->is_string()) {
+      spec = n->as_string()->get();
+    } else {
+      bad_setting("devices must be \"cpu:0,cpu:1\", [\"cpu:0\", \"cpu:1\"], \"cpu:*\" or a count", *n);
+    }
+    try {
+      s.devices = parse_devices(spec);
+    } catch (const Error& e) {
+      std::string source = source_of(*n);
+      throw ConfigError((source.empty() ? std::string("config") : source) + ": error: devices: " + e.what());
     }
   }
   if (const toml::node* n = config.get("quiet")) {

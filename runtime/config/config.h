@@ -1,6 +1,6 @@
 // trainrt.toml: loading (with file:line:column errors), `--set key=value`
 // overrides and the typed run settings the runtime honours (threads, seed,
-// device, quiet, strict, plugins.paths, [dist], [ddp]). Every value remembers
+// device, devices, quiet, strict, plugins.paths, [dist], [ddp]). Every value remembers
 // where it came from (toml::node::source(): the file and line, or
 // "--set KEY=VALUE"), so errors name it. The merged toml::table is what Lua
 // sees as trainrt.config. Not here: command-line parsing (run_options.h), the
@@ -47,6 +47,16 @@ toml::table load(const std::optional<std::string>& explicit_path);
 // source() is "--set a.b.c=value".
 void apply_override(toml::table& config, const std::string& assignment);
 
+// The logical CPU devices of a run (--devices / `devices = ...`): cpu:0 ... cpu:count-1.
+struct DeviceList {
+  int count = 1;
+  bool per_thread = false;  // "cpu:*": one device per thread, counted once `threads` is applied
+};
+inline constexpr int kMaxCpuDevices = 256;  // set_cpu_device_count's limit (stream.h)
+// Parses "cpu:0,cpu:1" (cpu:0 ... cpu:N-1, in that order), "cpu:*" or a count
+// "2". Throws Error saying what is wrong, without naming the flag or the key.
+DeviceList parse_devices(const std::string& spec);
+
 struct RunSettings {
   std::optional<int> threads;
   std::optional<uint64_t> seed;
@@ -59,6 +69,7 @@ struct RunSettings {
   double timeout_s = 300;            // [dist] timeout / --timeout
   std::string rdzv;                  // [dist] rdzv: tcp://, file://, redis:// ("" = MASTER_ADDR:MASTER_PORT)
   bool strict = false;               // strict = true: unknown keys are errors, not warnings
+  DeviceList devices;                // devices = "cpu:0,cpu:1" / ["cpu:0", "cpu:1"] / "cpu:*" / 2, or --devices
 };
 // Reads and checks the settings. A wrong type or value throws ConfigError
 // naming its source, e.g. "trainrt.toml:1: error: threads must be an integer

@@ -8,7 +8,7 @@ namespace trainrt::config {
 
 const std::vector<KnownSection>& known_keys() {
   static const std::vector<KnownSection> sections = {
-      {"", {"threads", "seed", "device", "quiet", "strategy", "strict"}},
+      {"", {"threads", "seed", "device", "devices", "quiet", "strategy", "strict"}},
       {"plugins", {"paths", "strict"}},
       {"dist", {"backend", "timeout", "rdzv"}},
       {"ddp", {"find_unused_parameters", "bucket_mb", "first_bucket_mb", "broadcast_buffers"}},

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cstdlib>
 
+#include "config/config.h"
 #include "trainrt/device.h"
 
 namespace trainrt {
@@ -35,9 +36,10 @@ const std::vector<RunOptionSpec>& run_option_specs() {
       {"--set", "KEY=VALUE", "override a config value, e.g. --set train.epochs=5 (repeatable)"},
       {"--threads", "N", "CPU threads for kernels (default: all cores)"},
       {"--device", "DEVICE", "cpu or cuda:N (default: cpu)"},
+      {"--devices", "LIST", "logical CPU devices for the mirrored strategy: cpu:0,cpu:1, cpu:* (one per thread) or a count"},
       {"--seed", "N", "seed of the random generators"},
       {"--quiet", "", "log warnings and errors only"},
-      {"--strategy", "NAME", "single (default), ddp, or a strategy script: a path or a module on TRAINRT_LUA_PATH"},
+      {"--strategy", "NAME", "single (default), ddp, mirrored, or a strategy script: a path or a module on TRAINRT_LUA_PATH"},
       {"--backend", "NAME", "collective backend for ddp (default: gloo on cpu)"},
       {"--timeout", "SECONDS", "a collective or rendezvous that takes longer fails (default: 300)"},
       {"--checkpoint-dir", "DIR", "save checkpoints in DIR (every epoch unless checkpoint.every_steps/every_epochs say)"},
@@ -97,6 +99,13 @@ size_t take_run_option(const std::vector<std::string>& args, size_t i, RunOption
       throw UsageError(std::string("--device: ") + e.what());
     }
     out.overrides.push_back("device=\"" + value + "\"");
+  } else if (flag == "--devices") {
+    try {
+      config::parse_devices(value);
+    } catch (const Error& e) {
+      throw UsageError(std::string("--devices: ") + e.what());
+    }
+    out.overrides.push_back("devices=" + toml_string(value));
   } else if (flag == "--strategy" || flag == "--backend") {
     if (value.empty() || value.find('"') != std::string::npos || value.find('\\') != std::string::npos)
       throw UsageError(flag + " expects " + spec->metavar + ", got '" + value + "'");

@@ -19,5 +19,6 @@ void bind_runtime(lua_State* L);     // bind_runtime.cpp: threads, devices, plug
 void bind_data(lua_State* L);        // bind_data.cpp (data engineer): datasets from loader plugins, DataLoader
 void bind_dist(lua_State* L);        // bind_dist.cpp: the job's process group, collectives, DDP reducer
 void bind_checkpoint(lua_State* L);  // bind_checkpoint.cpp: safetensors files, generator state (trainrt._checkpoint)
+void bind_devices(lua_State* L);     // bind_devices.cpp: trainrt.devices, the logical CPU devices (--devices)
 
 }  // namespace trainrt::lua

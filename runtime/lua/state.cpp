@@ -131,6 +131,7 @@ int LuaState::run_script(const RunContext& run) {
   bind_data(L);
   bind_dist(L);
   bind_checkpoint(L);
+  bind_devices(L);
   set_run_context(L, run, script_dir);
   lua_setfield(L, -2, "trainrt.core");
   lua_pop(L, 2);

@@ -1,5 +1,5 @@
 -- trainrt.strategy([spec [, opts]]): the strategy a training script talks to.
--- spec: a name ("single", "ddp": scripts/trainrt/strategies/NAME.lua), a path to
+-- spec: a name ("single", "ddp", "mirrored": scripts/trainrt/strategies/NAME.lua), a path to
 -- a .lua file, a module on package.path (the script's folder, TRAINRT_LUA_PATH),
 -- or a class made with Strategy:extend. Without spec: --strategy / strategy in
 -- trainrt.toml, else "ddp" when the process was started as one of several
@@ -44,7 +44,7 @@ local function resolve(spec)
   end
   local user = try_require(spec)
   if user then return user, spec end
-  refuse(("--strategy %s: no such strategy (built in: single, ddp; or a path to a .lua file, or a module on " ..
+  refuse(("--strategy %s: no such strategy (built in: single, ddp, mirrored; or a path to a .lua file, or a module on " ..
           "TRAINRT_LUA_PATH)"):format(spec))
 end
 
