@@ -13,6 +13,7 @@
 
 #include "cli/commands.h"
 #include "trainrt/plugin_abi.h"
+#include "trainrt/stream.h"
 
 namespace {
 
@@ -68,6 +69,11 @@ int dispatch(const std::vector<std::string>& args) {
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
+  // The device queues' threads stop before static destructors run: a kernel
+  // still running then would use libraries (oneDNN) already torn down.
+  struct StopQueues {
+    ~StopQueues() { trainrt::shutdown_queues(); }
+  } stop_queues;
   try {
     return dispatch(args);
   } catch (const trainrt::config::ConfigError& e) {

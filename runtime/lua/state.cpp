@@ -16,6 +16,7 @@
 #include "lua/script_errors.h"
 #include "lua/source_loading.h"
 #include "trainrt/error.h"
+#include "trainrt/stream.h"
 
 namespace trainrt::lua {
 namespace fs = std::filesystem;
@@ -153,6 +154,13 @@ int LuaState::run_script(const RunContext& run) {
   if (int status = lua_pcall(L, static_cast<int>(run.script_args.size()), 0, handler); status != LUA_OK)
     return report_script_failure(L, status, run.script);
   lua_settop(L, 0);
+  // Kernels still queued when the script ends must not fail unseen.
+  try {
+    synchronize_all();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "trainrt: %s: %s\n", run.script.c_str(), e.what());
+    return 1;
+  }
   return 0;
 }
 
