@@ -20,6 +20,13 @@ void Storage::note_use(Device queue, uint64_t position) {
   uses_.emplace_back(queue, position);
 }
 
+uint64_t Storage::last_use(Device queue) {
+  std::lock_guard lock(uses_mutex_);
+  for (const auto& [device, latest] : uses_)
+    if (device == queue) return latest;
+  return 0;
+}
+
 void Storage::wait_ready() {
   std::vector<std::pair<Device, uint64_t>> uses;
   {

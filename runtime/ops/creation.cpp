@@ -190,9 +190,10 @@ Tensor to_device(const Tensor& t, Device device) {
   // The non-CPU side's allocator knows how to move bytes to and from the host.
   Allocator& mover = allocator_for(device.type == DeviceType::CPU ? src.device().type : device.type);
   // On the destination's queue, after the source's queue has produced src (a
-  // stream waiting on another stream's event); the host does not wait.
+  // stream waiting on another stream's event): only as far as the last kernel
+  // that used src, not everything launched there since. The host does not wait.
   Device from_device = src.device();
-  queue_wait(device, from_device, launched_position(from_device));
+  queue_wait(device, from_device, src.storage()->last_use(from_device));
   size_t bytes = static_cast<size_t>(t.numel()) * dtype_size(t.dtype());
   StoragePtr src_storage = src.storage(), out_storage = out.storage();
   void* dst_ptr = out.kernel_data_ptr();

@@ -14,7 +14,6 @@
 #include <dnnl.hpp>
 #include <map>
 #include <memory>
-#include <mutex>
 
 namespace trt_cpu {
 namespace {
@@ -35,13 +34,11 @@ struct Prims {
   memory buf_x, buf_w, buf_y, buf_dx, buf_dw, buf_dy;  // blocked-layout scratch
 };
 
-std::mutex& cache_mutex() {
-  static std::mutex m;
-  return m;
-}
-
+// One cache per calling thread: each device queue (trainrt/stream.h) runs its
+// convolutions on its own thread, and the scratch buffers live in the cache
+// entry, so a shared cache would make the devices take turns.
 Prims& prims_for(const DnnlConvShape& s) {
-  static std::map<std::array<int64_t, 16>, std::unique_ptr<Prims>> cache;
+  thread_local std::map<std::array<int64_t, 16>, std::unique_ptr<Prims>> cache;
   std::array<int64_t, 16> key{s.N, s.C, s.H, s.W, s.O, s.kh, s.kw, s.OH, s.OW, s.sh, s.sw, s.ph, s.pw, s.dh, s.dw, s.G};
   auto& slot = cache[key];
   if (slot) return *slot;
@@ -97,7 +94,6 @@ void output(Prims& p, stream& st, const memory::desc& have, const memory::desc& 
 template <typename Fn> bool guarded(const DnnlConvShape& s, int threads, Fn&& fn) {
   try {
     omp_set_num_threads(threads < 1 ? 1 : threads);
-    std::lock_guard lock(cache_mutex());  // scratch buffers live in the cache entry
     Prims& p = prims_for(s);
     stream st(p.eng);
     fn(p, st);

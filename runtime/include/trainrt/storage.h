@@ -27,6 +27,9 @@ class Storage {
   // recorded use has run, and raises a queue's pending error.
   void note_use(Device queue, uint64_t position);
   void wait_ready();
+  // The last recorded use on `queue`'s device queue (0: none pending), so
+  // another queue can wait for just that point (cross-device copies).
+  uint64_t last_use(Device queue);
   size_t nbytes() const { return nbytes_; }
   Device device() const { return device_; }
 
