@@ -89,18 +89,7 @@ class LocalSgd : public ::testing::Test {
   ScriptResult launch(const std::string& args) const {
     std::string command = "cd '" + dir_.string() + "' && '" + binary() +
                           "' launch --nproc-per-node 2 --master-port 0 local.lua --threads 1 " + args + " 2>&1";
-    ScriptResult result;
-    FILE* pipe = popen(command.c_str(), "r");
-    if (pipe == nullptr) {
-      ADD_FAILURE() << "popen failed: " << command;
-      return result;
-    }
-    char buffer[4096];
-    size_t n;
-    while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) result.output.append(buffer, n);
-    int status = pclose(pipe);
-    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    return result;
+    return run_shell(command);
   }
   ScriptResult launch_local_sgd(const std::string& args) const {
     return launch("--strategy '" + example() + "' " + args);

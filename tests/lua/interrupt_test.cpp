@@ -24,13 +24,7 @@ end
   // timeout sends SIGINT after 2 s; --preserve-status returns the run's own status.
   std::string command = "cd '" + dir.string() + "' && timeout --preserve-status -s INT -k 20 2 '" + trainrt_binary() +
                         "' train loop.lua 2>&1; echo \"status=$?\"";
-  FILE* pipe = popen(command.c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
-  std::string output;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) output.append(buffer, n);
-  pclose(pipe);
+  std::string output = run_shell(command).output;
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_NE(output.find("running"), std::string::npos) << output;
   EXPECT_NE(output.find("status=130"), std::string::npos) << "expected the SIGINT status\n" << output;

@@ -31,10 +31,8 @@ inline std::filesystem::path make_temp_dir() {
   return dir ? std::filesystem::path(dir) : std::filesystem::path(::testing::TempDir());
 }
 
-// Runs `trainrt ARGS` in `cwd` through the shell (args are pasted as given);
-// env: "K=V ..." set for this run only.
-inline ScriptResult run_trainrt(const std::string& args, const std::filesystem::path& cwd, const std::string& env = "") {
-  std::string command = "cd '" + cwd.string() + "' && env " + env + " '" + trainrt_binary() + "' " + args + " 2>&1";
+// Runs a shell command, capturing stdout+stderr (append 2>&1) and the exit code.
+inline ScriptResult run_shell(const std::string& command) {
   ScriptResult result;
   FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) {
@@ -47,6 +45,12 @@ inline ScriptResult run_trainrt(const std::string& args, const std::filesystem::
   int status = pclose(pipe);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return result;
+}
+
+// Runs `trainrt ARGS` in `cwd` through the shell (args are pasted as given);
+// env: "K=V ..." set for this run only.
+inline ScriptResult run_trainrt(const std::string& args, const std::filesystem::path& cwd, const std::string& env = "") {
+  return run_shell("cd '" + cwd.string() + "' && env " + env + " '" + trainrt_binary() + "' " + args + " 2>&1");
 }
 
 // Writes `body` to DIR/name.lua in a fresh temp dir and runs
