@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "trainrt/devices.h"
 #include "trainrt/autograd.h"
 #include "trainrt/error.h"
 #include "trainrt/ops.h"
@@ -109,6 +110,8 @@ static void run_graph(const Tensor& root, const Tensor& seed, bool retain_graph)
     if (auto it = grads.find(n); it != grads.end()) {  // a branch no gradient reached passes nothing on
       Tensor g = std::move(it->second);
       grads.erase(it);
+      std::string label = "the backward of " + n->name();
+      CurrentOp scope(label.c_str());
       input_grads = n->apply(g);
     }
     if (!retain_graph) n->release();

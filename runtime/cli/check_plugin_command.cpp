@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "trainrt/devices.h"
 #include "trainrt/allocator.h"
 #include "trainrt/autograd.h"
 #include "trainrt/error.h"
@@ -460,9 +461,8 @@ class LayerChecker {
     DeviceType type = DeviceType::CUDA;
     std::string device = device_type_name(type);
     if (find_layer(s_.name, static_cast<int32_t>(type)) == nullptr) return;  // a CPU-only layer: nothing to compare
-    if (!has_allocator(type)) {
-      emit({device, "", "vs-cpu", std::nullopt, "skip",
-            device + ": not checked: no device (no plugin provides " + device + " memory here)"});
+    if (device_count(type) == 0) {
+      emit({device, "", "vs-cpu", std::nullopt, "skip", device + ": not checked: no device (" + no_device_reason(type) + ")"});
       return;
     }
     Device target{type, 0};

@@ -34,6 +34,7 @@ int plugins_command(const std::vector<std::string>& args) {
     print_list("cuda layers", p.layers_cuda);
     print_list("loaders", p.loaders);
     print_list("collectives", p.collectives);
+    print_list("devices", p.devices);
   }
   const auto& refused = refused_plugins();
   std::printf("\nrefused plugins: %zu\n", refused.size());

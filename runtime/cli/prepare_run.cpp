@@ -2,9 +2,11 @@
 #include "cli/commands.h"
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "trainrt/allocator.h"
 #include "trainrt/device.h"
+#include "trainrt/devices.h"
 #include "trainrt/dispatch.h"
 #include "trainrt/log.h"
 #include "trainrt/ops/creation.h"
@@ -23,8 +25,11 @@ PreparedRun prepare_run(const RunOptions& options) {
   if (run.settings.threads) set_num_threads(*run.settings.threads);
   // Logical CPU devices (--devices): after threads, which cpu:* counts and each device shares.
   const config::DeviceList& devices = run.settings.devices;
-  set_cpu_device_count(devices.per_thread ? std::min(num_threads(), config::kMaxCpuDevices) : devices.count);
+  if (devices.type == DeviceType::CPU)
+    set_cpu_device_count(devices.per_thread ? std::min(num_threads(), config::kMaxCpuDevices) : devices.count);
   if (run.settings.seed) manual_seed(*run.settings.seed);
+  // The CUDA plugin reads it at its first cuBLAS/cuDNN call (plugins/ops-cuda/src/cuda_libs.h).
+  if (run.settings.cuda_tf32) setenv("TRAINRT_CUDA_TF32", "1", 1);
   load_plugins(run.settings.plugin_paths);
   if (run.settings.plugins_strict) {
     std::vector<PluginRefusal> refused = refused_plugins();
@@ -34,10 +39,22 @@ PreparedRun prepare_run(const RunOptions& options) {
                        "; [plugins] strict = true makes refusals fatal (run `trainrt plugins` for the list)");
   }
   // Fail before the script builds a model and loads data, not at the first :to(device).
-  Device device = Device::parse(run.settings.device);
-  if (!has_allocator(device.type))
-    throw UsageError("--device " + run.settings.device + ": no plugin provides " + device_type_name(device.type) +
-                     " on this machine (run `trainrt plugins`; the CUDA plugin is built only where nvcc exists)");
+  try {
+    check_device_available(Device::parse(run.settings.device));
+  } catch (const DeviceUnavailable& e) {
+    throw UsageError("--device " + run.settings.device + ": " + e.what());
+  }
+  if (devices.type != DeviceType::CPU) {
+    try {
+      int count = devices.all_visible ? device_count(devices.type) : devices.count;
+      check_device_available(Device{devices.type, std::max(count, 1) - 1});
+      std::vector<Device> list;
+      for (int i = 0; i < count; ++i) list.push_back({devices.type, i});
+      set_run_devices(std::move(list));
+    } catch (const DeviceUnavailable& e) {
+      throw UsageError(std::string("--devices: ") + e.what());
+    }
+  }
   return run;
 }
 

@@ -89,13 +89,20 @@ void check_boolean(const toml::table& config, const char* path) {
 }  // namespace
 
 DeviceList parse_devices(const std::string& spec) {
-  const std::string usage = "; use cpu:0,cpu:1,... (in order from cpu:0), cpu:* (one per thread) or a count such as 2";
+  const std::string usage =
+      "; use cpu:0,cpu:1,... (in order from cpu:0), cpu:* (one per thread), a count such as 2, "
+      "or cuda:0,cuda:1,... / cuda:* (every visible GPU)";
   auto is_digits = [](const std::string& s) {
     return !s.empty() && s.size() < 10 && s.find_first_not_of("0123456789") == std::string::npos;
   };
   DeviceList list;
   if (spec == "cpu:*") {
     list.per_thread = true;
+    return list;
+  }
+  if (spec == "cuda:*" || spec == "gpu:*") {
+    list.type = DeviceType::CUDA;
+    list.all_visible = true;
     return list;
   }
   if (is_digits(spec)) {
@@ -109,14 +116,17 @@ DeviceList parse_devices(const std::string& spec) {
     if (spec.back() == ',') names.push_back("");
     if (names.size() > static_cast<size_t>(kMaxCpuDevices))
       devices_error("more than ", kMaxCpuDevices, " devices in '", spec.substr(0, 32), "...'");
+    if (names[0].rfind("cuda:", 0) == 0 || names[0].rfind("gpu:", 0) == 0) list.type = DeviceType::CUDA;
+    const std::string kind = list.type == DeviceType::CUDA ? "cuda:" : "cpu:";
     for (size_t i = 0; i < names.size(); ++i) {
-      const std::string expected = "cpu:" + std::to_string(i);
-      if (names[i] == expected) continue;
-      if (names[i].empty()) devices_error("empty device name at position ", i + 1, " of '", spec, "'", usage);
-      if (names[i].rfind("cuda", 0) == 0 || names[i].rfind("gpu", 0) == 0)
-        devices_error("'", names[i], "': only logical CPU devices can be listed so far", usage);
-      if (names[i].rfind("cpu:", 0) == 0 && is_digits(names[i].substr(4)))
+      const std::string expected = kind + std::to_string(i);
+      std::string name = names[i].rfind("gpu:", 0) == 0 ? "cuda:" + names[i].substr(4) : names[i];
+      if (name == expected) continue;
+      if (name.empty()) devices_error("empty device name at position ", i + 1, " of '", spec, "'", usage);
+      if (name.rfind(kind, 0) == 0 && is_digits(name.substr(kind.size())))
         devices_error("'", spec, "' lists ", names[i], " at position ", i + 1, ", expected ", expected, usage);
+      if (name.rfind("cpu:", 0) == 0 || name.rfind("cuda:", 0) == 0)
+        devices_error("'", spec, "' mixes CPU and CUDA devices; list one kind", usage);
       devices_error("'", names[i], "' is not a device such as ", expected, usage);
     }
     list.count = static_cast<int>(names.size());
@@ -279,6 +289,8 @@ RunSettings settings_of(const toml::table& config) {
   check_boolean(config, "ddp.broadcast_buffers");
   check_megabytes(config, "ddp.bucket_mb");
   check_megabytes(config, "ddp.first_bucket_mb");
+  check_boolean(config, "cuda.tf32");
+  if (const toml::node* n = config.at_path("cuda.tf32").node()) s.cuda_tf32 = n->as_boolean()->get();
   check_boolean(config, "plugins.strict");
   if (const toml::node* n = config.at_path("plugins.strict").node()) s.plugins_strict = n->as_boolean()->get();
   if (const toml::node* n = config.at_path("plugins.paths").node()) {

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "trainrt/device.h"
 #include "trainrt/error.h"
 
 namespace trainrt::config {
@@ -49,12 +50,14 @@ void apply_override(toml::table& config, const std::string& assignment);
 
 // The logical CPU devices of a run (--devices / `devices = ...`): cpu:0 ... cpu:count-1.
 struct DeviceList {
+  DeviceType type = DeviceType::CPU;
   int count = 1;
   bool per_thread = false;  // "cpu:*": one device per thread, counted once `threads` is applied
+  bool all_visible = false; // "cuda:*": every visible GPU, counted once plugins are loaded
 };
 inline constexpr int kMaxCpuDevices = 256;  // set_cpu_device_count's limit (stream.h)
-// Parses "cpu:0,cpu:1" (cpu:0 ... cpu:N-1, in that order), "cpu:*" or a count
-// "2". Throws Error saying what is wrong, without naming the flag or the key.
+// Parses "cpu:0,cpu:1" (cpu:0 ... cpu:N-1, in that order), "cpu:*", a count
+// "2", or the same for GPUs: "cuda:0,cuda:1", "cuda:*". Throws Error saying what is wrong, without naming the flag or the key.
 DeviceList parse_devices(const std::string& spec);
 
 struct RunSettings {
@@ -63,6 +66,7 @@ struct RunSettings {
   std::string device = "cpu";
   bool quiet = false;
   std::vector<std::string> plugin_paths;
+  bool cuda_tf32 = false;            // [cuda] tf32 = true: cuBLAS/cuDNN may use TF32 for float32 (TRAINRT_CUDA_TF32)
   bool plugins_strict = false;       // [plugins] strict = true: a refused plugin stops the run
   std::string strategy = "single";   // strategy = "ddp" / --strategy
   std::string backend;               // [dist] backend / --backend ("" = the device's default)

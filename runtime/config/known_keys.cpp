@@ -10,6 +10,7 @@ const std::vector<KnownSection>& known_keys() {
   static const std::vector<KnownSection> sections = {
       {"", {"threads", "seed", "device", "devices", "quiet", "strategy", "strict"}},
       {"plugins", {"paths", "strict"}},
+      {"cuda", {"tf32"}},
       {"dist", {"backend", "timeout", "rdzv"}},
       {"ddp", {"find_unused_parameters", "bucket_mb", "first_bucket_mb", "broadcast_buffers"}},
       {"checkpoint", {"dir", "resume", "every_epochs", "every_steps", "keep_last"}},

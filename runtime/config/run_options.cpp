@@ -40,7 +40,7 @@ const std::vector<RunOptionSpec>& run_option_specs() {
       {"--seed", "N", "seed of the random generators"},
       {"--quiet", "", "log warnings and errors only"},
       {"--strategy", "NAME", "single (default), ddp, mirrored, or a strategy script: a path or a module on TRAINRT_LUA_PATH"},
-      {"--backend", "NAME", "collective backend for ddp (default: gloo on cpu)"},
+      {"--backend", "NAME", "collective backend for ddp (default: nccl on cuda, gloo on cpu)"},
       {"--timeout", "SECONDS", "a collective or rendezvous that takes longer fails (default: 300)"},
       {"--checkpoint-dir", "DIR", "save checkpoints in DIR (every epoch unless checkpoint.every_steps/every_epochs say)"},
       {"--resume", "auto|PATH", "continue from a checkpoint: auto = the newest complete one in --checkpoint-dir"},

@@ -7,7 +7,7 @@ namespace trainrt {
 
 Storage::Storage(size_t nbytes, Device device)
     : nbytes_(nbytes), device_(device), allocator_(&allocator_for(device.type)) {
-  data_ = allocator_->allocate(nbytes);
+  data_ = allocator_->allocate(device, nbytes);
 }
 
 void Storage::note_use(Device queue, uint64_t position) {
@@ -38,7 +38,7 @@ void Storage::wait_ready() {
 }
 
 Storage::~Storage() {
-  if (data_) allocator_->deallocate(data_, nbytes_);
+  if (data_) allocator_->deallocate(device_, data_, nbytes_);
 }
 
 }  // namespace trainrt

@@ -4,6 +4,8 @@
 // Not here: what a task does (dispatch.cpp launches kernels, creation.cpp copies).
 #include "trainrt/stream.h"
 
+#include "trainrt/devices.h"
+
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
@@ -12,6 +14,7 @@
 #include <mutex>
 #include <thread>
 
+#include "trainrt/devices.h"
 #include "trainrt/dispatch.h"
 #include "trainrt/error.h"
 
@@ -58,6 +61,8 @@ class Queue {
       throw Error(message);
     }
   }
+
+  Device device() const { return device_; }
 
   bool reached(uint64_t position) {
     std::lock_guard lock(mutex_);
@@ -215,6 +220,8 @@ int threads_for(Device device) {
 uint64_t launch(Device device, std::string what, std::function<void()> task) {
   if (Queue* q = queue_of(device)) return q->launch(std::move(what), std::move(task));
   task();
+  // Synchronous execution waits for the device too (CUDA_LAUNCH_BLOCKING=1's meaning).
+  if (device.type != DeviceType::CPU) synchronize_device_stream(device);
   return 0;
 }
 
@@ -223,22 +230,32 @@ uint64_t launched_position(Device device) {
   return q ? q->launched() : 0;
 }
 
+// A device's queue has run a kernel once the host task enqueued it on the
+// device's stream: the host then also waits for the stream (CPU: nothing more).
 void wait_position(Device device, uint64_t position) {
   if (position == 0) return;
   if (Queue* q = existing_queue(device)) q->wait(position);
+  if (device.type != DeviceType::CPU) synchronize_device_stream(device);
 }
 
 void queue_wait(Device device, Device other, uint64_t position) {
   if (position == 0 || device == other) return;
   Queue* target = queue_of(device);
   Queue* source = existing_queue(other);
-  if (!source || source->reached(position)) return;
-  if (target) target->wait_for(*source, position);
-  else source->wait(position);  // synchronous launches: the host waits instead
+  bool host_done = !source || source->reached(position);
+  if (!host_done) {
+    if (target) target->wait_for(*source, position);
+    else source->wait(position);  // synchronous launches: the host waits instead
+  }
+  // The producer's kernels are enqueued on its stream, not necessarily done:
+  // `device` waits for an event on that stream (the CPU's queue blocks on it).
+  if (other.type != DeviceType::CPU)
+    launch(device, "wait for " + other.str() + "'s stream", [device, other] { device_stream_wait(device, other); });
 }
 
 void synchronize(Device device) {
   if (Queue* q = existing_queue(device)) q->wait(q->launched());
+  if (device.type != DeviceType::CPU) synchronize_device_stream(device);
 }
 
 void synchronize_all() {
@@ -248,7 +265,10 @@ void synchronize_all() {
     std::lock_guard lock(q.mutex);
     for (auto& [key, queue] : q.by_device) all.push_back(queue);
   }
-  for (Queue* q : all) q->wait(q->launched());
+  for (Queue* q : all) {
+    q->wait(q->launched());
+    if (q->device().type != DeviceType::CPU) synchronize_device_stream(q->device());
+  }
 }
 
 void shutdown_queues() {

@@ -3,6 +3,7 @@
 // (conv2d_backward_input/_weight, max/avg_pool2d_backward kernels; bias grad
 // is a registered sum). Kernels get contiguous tensors.
 // Deliberately not here: any arithmetic, ceil_mode, padding modes other than zeros.
+#include "trainrt/devices.h"
 #include "trainrt/ops/conv_pool.h"
 
 #include <string>
@@ -38,6 +39,7 @@ std::vector<int64_t> conv_attrs(const Conv2dOptions& o) {
 }  // namespace
 
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& o) {
+  CurrentOp scope("conv2d");
   check_float_4d(x, "conv2d", "input");
   TRT_CHECK(w.defined() && w.dim() == 4, "conv2d: weight must be 4-D (O, C/groups, kH, kW), got ",
             w.defined() ? w.shape_str() : std::string("undefined"));
@@ -130,6 +132,7 @@ Shape user_out_shape(const Tensor& x, const Shape& out4) {
 }  // namespace
 
 Tensor max_pool2d(const Tensor& x, const Pool2dOptions& o) {
+  CurrentOp scope("max_pool2d");
   PoolShape ps = pool_shape(x, o, "max_pool2d");
   Tensor y = Tensor::empty(ps.out4, x.dtype(), x.device());  // y: (N, C, OH, OW)
   if (y.numel()) call_kernel("max_pool2d", {ps.x4}, {y}, ps.attrs);
@@ -147,6 +150,7 @@ Tensor max_pool2d(const Tensor& x, const Pool2dOptions& o) {
 }
 
 Tensor avg_pool2d(const Tensor& x, const Pool2dOptions& o) {
+  CurrentOp scope("avg_pool2d");
   PoolShape ps = pool_shape(x, o, "avg_pool2d");
   std::vector<int64_t> attrs = ps.attrs;
   attrs.push_back(o.count_include_pad ? 1 : 0);

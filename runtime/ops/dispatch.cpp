@@ -13,6 +13,7 @@
 #include <mutex>
 #include <thread>
 
+#include "trainrt/devices.h"
 #include "trainrt/error.h"
 #include "trainrt/stream.h"
 
@@ -183,11 +184,13 @@ void launch_kernel(const std::string& op, trt_kernel_fn fn, const std::vector<Te
   TRT_CHECK(first != nullptr, op, ": called without tensors");
   Device device = first->device();
   int threads = threads_for(device);
-  auto task = [op, kernel_name, fn, threads, in_views = std::move(in_views), out_views = std::move(out_views),
+  void* stream = device_stream(device);  // nullptr on the CPU
+  auto task = [op, kernel_name, fn, threads, stream, in_views = std::move(in_views), out_views = std::move(out_views),
                int_attrs = std::move(int_attrs), float_attrs = std::move(float_attrs), storages]() {
     char error[512] = {0};
     trt_kernel_args args = kernel_args(in_views, out_views, int_attrs, float_attrs, error, sizeof(error));
     args.num_threads = threads;
+    args.stream = stream;
     trt_status status;
     if (profiling_enabled()) {
       auto start = std::chrono::steady_clock::now();

@@ -1,5 +1,6 @@
 // Element-wise ops: promotion, broadcasting, kernel call and backward formulas.
 // Kernels see inputs already expanded to the output shape (stride 0 where broadcast).
+#include "trainrt/devices.h"
 #include "trainrt/ops/elementwise.h"
 
 #include "trainrt/autograd.h"
@@ -40,6 +41,7 @@ Broadcast broadcast_pair(const Tensor& a, const Tensor& b, const char* op) {
 }
 
 Tensor binary_kernel(const char* op, const Tensor& a, const Tensor& b, DType out_dtype_override = DType::BFloat16) {
+  CurrentOp scope(op);
   Broadcast bc = broadcast_pair(a, b, op);
   DType out_dtype = out_dtype_override == DType::BFloat16 ? bc.dtype : out_dtype_override;
   Tensor out = Tensor::empty(bc.shape, out_dtype, a.device());
@@ -48,6 +50,7 @@ Tensor binary_kernel(const char* op, const Tensor& a, const Tensor& b, DType out
 }
 
 Tensor unary_kernel(const char* op, const Tensor& x) {
+  CurrentOp scope(op);
   TRT_CHECK(is_floating(x.dtype()), op, ": needs a floating tensor, got ", dtype_name(x.dtype()));
   Tensor out = Tensor::empty(x.sizes(), x.dtype(), x.device());
   if (out.numel()) call_kernel(op, {x.detach()}, {out});

@@ -2,6 +2,7 @@
 // checks with both shapes in the error, and backward formulas written with
 // matmul itself on transposed views (the kernel reads them as BLAS Trans, no copy).
 // Deliberately not here: any arithmetic (the "matmul" kernel of each device).
+#include "trainrt/devices.h"
 #include "trainrt/ops/linalg.h"
 
 #include "trainrt/autograd.h"
@@ -89,6 +90,7 @@ Tensor matmul_nd(const Tensor& a, const Tensor& b, const Shape& shape_a, const S
 }  // namespace
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
+  CurrentOp scope("matmul");
   check_operands(a, b, "matmul");
   TRT_CHECK(a.dim() >= 1 && b.dim() >= 1, "matmul: ", a.shape_str(), " x ", b.shape_str(),
             " - both operands need at least one dim");
@@ -103,6 +105,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
 }
 
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
+  CurrentOp scope("linear");
   check_operands(x, w, "linear");
   TRT_CHECK(w.dim() == 2, "linear: weight must be (out, in), got ", w.shape_str());
   TRT_CHECK(x.dim() >= 1 && x.size(-1) == w.size(1), "linear: input ", x.shape_str(), " x weight ", w.shape_str(),

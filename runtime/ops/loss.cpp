@@ -2,6 +2,7 @@
 // calls (log_softmax, softmax, nll_loss, dropout_mask and their backwards) and
 // the backward formulas. cross_entropy is nll_loss(log_softmax(x)); mse_loss is
 // written in element-wise ops, so autograd gets it for free.
+#include "trainrt/devices.h"
 #include "trainrt/ops/loss.h"
 
 #include "trainrt/autograd.h"
@@ -25,6 +26,7 @@ int64_t reduction_code(Reduction r) {
 
 // log_softmax / softmax share everything but the kernel names.
 Tensor softmax_like(const char* op, const char* backward_op, const Tensor& x, int64_t dim) {
+  CurrentOp scope(op);
   TRT_CHECK(is_floating(x.dtype()), op, ": needs a floating tensor, got ", dtype_name(x.dtype()),
             "; convert with :float()");
   dim = wrap_dim(dim, x.dim(), op);
@@ -60,6 +62,7 @@ void call_labelled(const char* op, const char* kernel, const std::vector<Tensor>
 }
 
 Tensor nll_impl(const char* op, const Tensor& logp, const Tensor& target, Reduction reduction) {
+  CurrentOp scope(op);
   int64_t code = reduction_code(reduction);
   // loss: (N) for Reduction::None, () otherwise
   Shape out_shape = reduction == Reduction::None ? Shape{logp.size(0)} : Shape{};

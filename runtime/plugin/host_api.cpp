@@ -32,17 +32,19 @@ void host_log(void*, int32_t level, const char* message) {
   log(static_cast<LogLevel>(level), message ? message : "");
 }
 
-void* host_alloc(void*, int32_t device_type, int32_t, size_t bytes) {
+void* host_alloc(void*, int32_t device_type, int32_t device_index, size_t bytes) {
   try {
-    return allocator_for(static_cast<DeviceType>(device_type)).allocate(bytes);
+    return allocator_for(static_cast<DeviceType>(device_type))
+        .allocate(Device{static_cast<DeviceType>(device_type), device_index}, bytes);
   } catch (...) {
     return nullptr;
   }
 }
 
-void host_free(void*, int32_t device_type, int32_t, void* ptr, size_t bytes) {
+void host_free(void*, int32_t device_type, int32_t device_index, void* ptr, size_t bytes) {
   try {
-    allocator_for(static_cast<DeviceType>(device_type)).deallocate(ptr, bytes);
+    allocator_for(static_cast<DeviceType>(device_type))
+        .deallocate(Device{static_cast<DeviceType>(device_type), device_index}, ptr, bytes);
   } catch (...) {
   }
 }
@@ -118,6 +120,25 @@ trt_status host_register_collective(void* host, const trt_collective_def* def) {
   return TRT_OK;
 }
 
+trt_status host_register_device(void* host, const trt_device_def* def) {
+  trt_device_def d;
+  if (!copy_def(def, d)) return reject(host, "register_device: null or truncated trt_device_def");
+  if (!d.name) return reject(host, "register_device: name is required");
+  std::string name = d.name;
+  if (d.device_type != TRT_DEVICE_CUDA)
+    return reject(host, "register_device " + name + ": only the cuda device type can be provided (cpu is built in)");
+  PendingDevice pending{name, d.device_type, {}};
+  if (!copy_def(static_cast<const trt_device_backend*>(d.backend), pending.backend))
+    return reject(host, "register_device " + name + ": backend must point at a trt_device_backend");
+  const trt_device_backend& b = pending.backend;
+  if (!b.device_count || !b.properties || !b.malloc || !b.free || !b.mem_info || !b.memcpy || !b.stream_create ||
+      !b.stream_destroy || !b.stream_synchronize || !b.event_create || !b.event_destroy || !b.event_record ||
+      !b.stream_wait_event || !b.event_synchronize || !b.synchronize)
+    return reject(host, "register_device " + name + ": every entry but empty_cache is required");
+  pending_of(host).devices.push_back(std::move(pending));
+  return TRT_OK;
+}
+
 }  // namespace
 
 trt_host_api make_host_api(PendingRegistrations* pending) {
@@ -132,6 +153,7 @@ trt_host_api make_host_api(PendingRegistrations* pending) {
   api.register_layer = host_register_layer;
   api.register_loader = host_register_loader;
   api.register_collective = host_register_collective;
+  api.register_device = host_register_device;
   return api;
 }
 

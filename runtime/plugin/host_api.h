@@ -35,11 +35,19 @@ struct PendingCollective {
   trt_collective_backend backend;
 };
 
+// A device backend's table, copied like a collective's.
+struct PendingDevice {
+  std::string name;
+  int32_t device_type;
+  trt_device_backend backend;
+};
+
 struct PendingRegistrations {
   std::vector<PendingKernel> kernels;
   std::vector<PendingLayer> layers;
   std::vector<PendingNamed<trt_loader_def>> loaders;
   std::vector<PendingCollective> collectives;
+  std::vector<PendingDevice> devices;
   std::string error;  // first bad registration, reported as the refusal reason
 };
 

@@ -16,6 +16,7 @@
 
 #include "host_api.h"
 #include "plugin/elf_check.h"
+#include "trainrt/devices.h"
 #include "trainrt/dispatch.h"
 #include "trainrt/log.h"
 #include "trainrt/plugins.h"
@@ -106,6 +107,12 @@ std::string find_conflict(const std::string& plugin, const PendingRegistrations&
     if (!collectives.insert(c.name).second) return twice(what);
     if (auto it = state().collectives.find(c.name); it != state().collectives.end()) return taken(what, it->second.plugin);
   }
+  for (const auto& d : pending.devices) {
+    std::string what = "device type '" + device_name(d.device_type) + "'";
+    if (&d != &pending.devices.front()) return twice(what);
+    std::string owner = device_backend_plugin(static_cast<DeviceType>(d.device_type));
+    if (!owner.empty()) return taken(what, owner);
+  }
   return "";
 }
 
@@ -135,6 +142,10 @@ void commit(const std::string& plugin_name, PendingRegistrations& pending, Plugi
     state().collectives.emplace(
         c.name, CollectiveBackend{c.name, static_cast<DeviceType>(c.device_type), c.backend, plugin_name});
     record.collectives.push_back(c.name);
+  }
+  for (const auto& d : pending.devices) {
+    register_device_backend(static_cast<DeviceType>(d.device_type), d.backend, plugin_name);
+    record.devices.push_back(d.name);
   }
 }
 

@@ -6,7 +6,7 @@
 #include <fstream>
 
 #include "lua_script_runner.h"
-#include "trainrt/allocator.h"
+#include "trainrt/devices.h"
 
 namespace trainrt::test {
 namespace {
@@ -134,14 +134,20 @@ TEST(CliCommands, DevicesVersionAndHelp) {
   EXPECT_NE(r.output.find("plugins"), std::string::npos) << r.output;
 }
 
-// --device naming a device no plugin provides fails at once, before the script
-// loads data or builds a model, with the device in the message and exit 2.
+// --device naming a device this machine lacks fails at once, before the script
+// loads data or builds a model, with the reason and exit 2: no plugin (built
+// without nvcc), or the CUDA plugin finding no driver or GPU.
 TEST(CliArgs, DeviceWithoutPluginFailsBeforeTheScriptRuns) {
-  if (trainrt::has_allocator(trainrt::DeviceType::CUDA)) GTEST_SKIP() << "a CUDA plugin is loaded here";
+  if (trainrt::device_count(trainrt::DeviceType::CUDA) > 0) GTEST_SKIP() << "this machine has a GPU";
   ScriptResult r = run_lua_script("print('script ran')", "--device cuda:0");
   EXPECT_EQ(r.exit_code, 2) << r.output;
-  EXPECT_NE(r.output.find("--device cuda:0: no plugin provides cuda"), std::string::npos) << r.output;
+  bool no_plugin = r.output.find("--device cuda:0: no plugin provides cuda") != std::string::npos;
+  bool no_gpu = r.output.find("no CUDA device visible (CUDA_VISIBLE_DEVICES=") != std::string::npos;
+  EXPECT_TRUE(no_plugin || no_gpu) << r.output;
+  EXPECT_EQ(trainrt::has_device_backend(trainrt::DeviceType::CUDA), no_gpu) << r.output;
   EXPECT_EQ(r.output.find("script ran"), std::string::npos) << r.output;
+  r = run_lua_script("print('script ran on ' .. trainrt.device)", "--device cpu");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
 }
 
 }  // namespace

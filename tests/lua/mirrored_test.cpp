@@ -26,7 +26,7 @@ TEST(Devices, BadSpecsAreOneLineUsageErrorsNamingTheFlag) {
       {"cpu:1,cpu:0", "trainrt: --devices: 'cpu:1,cpu:0' lists cpu:1 at position 1, expected cpu:0"},
       {"cpu:0,cpu:2", "lists cpu:2 at position 2, expected cpu:1"},
       {"cpu:0,,cpu:1", "empty device name at position 2"},
-      {"cuda:0,cuda:1", "'cuda:0': only logical CPU devices can be listed so far"},
+      {"cuda:0,cpu:1", "'cuda:0,cpu:1' mixes CPU and CUDA devices; list one kind"},
       {"tpu:0", "'tpu:0' is not a device such as cpu:0"},
       {"0", "the device count must be between 1 and 256, got 0"},
       {"''", "trainrt: --devices: no devices given"},

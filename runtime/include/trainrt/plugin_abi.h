@@ -23,9 +23,10 @@ extern "C" {
 #define TRT_PLUGIN_ABI_VERSION 1
 #endif
 /* Minor revision of this header: fields appended without breaking version 1
- * (1: trt_layer_def gained outputs, attributes, parameters, flags). */
+ * (1: trt_layer_def gained outputs, attributes, parameters, flags;
+ *  2: device plugins, trt_device_def and trt_host_api.register_device). */
 #ifndef TRT_PLUGIN_ABI_MINOR
-#define TRT_PLUGIN_ABI_MINOR 1
+#define TRT_PLUGIN_ABI_MINOR 2
 #endif
 
 #define TRT_MAX_DIMS 8
@@ -324,6 +325,72 @@ typedef struct trt_collective_def {
   void* backend;      /* const trt_collective_backend*, versioned by its own struct_size */
 } trt_collective_def;
 
+/* ---- Devices ---------------------------------------------------------------
+ * A device plugin (ops-cuda) provides a device type other than the built-in CPU:
+ * how many devices are visible, what they are, raw memory, copies, streams and
+ * events. The host builds the rest on top and shares it with the CPU: the
+ * caching allocator (size classes, stream-ordered reuse, per-device counters),
+ * the execution queues (one per device, whose kernels get the device's stream
+ * in trt_kernel_args.stream), the out-of-memory report and `trainrt devices`.
+ * Device indices are the process's visible ones (after CUDA_VISIBLE_DEVICES).
+ * Every call may come from any thread; failures write a one-line reason. */
+
+typedef struct trt_device_properties {
+  uint32_t struct_size;
+  char name[128];               /* "NVIDIA H100 80GB HBM3" */
+  char uuid[64];                /* "GPU-5c1a...", as nvidia-smi -L and CUDA_VISIBLE_DEVICES spell it */
+  int64_t total_memory;         /* bytes */
+  int64_t free_memory;          /* bytes, now */
+  int32_t compute_major;        /* compute capability, e.g. 9.0 */
+  int32_t compute_minor;
+  int32_t multiprocessors;
+  int32_t driver_version;       /* CUDA's encoding: 13000 = 13.0; 0 = unknown */
+  int32_t runtime_version;
+  int32_t pci_bus_id;
+} trt_device_properties;
+
+typedef struct trt_device_backend {
+  uint32_t struct_size;
+  uint32_t abi_version;
+  /* Visible devices. 0 devices is TRT_OK with a reason in error (e.g.
+   * "driver: not found"), so the host can say why. */
+  trt_status (*device_count)(int32_t* count, char* error, size_t error_capacity);
+  trt_status (*properties)(int32_t index, trt_device_properties* props, char* error, size_t error_capacity);
+  /* Raw device memory (the host caches it). Out of memory is TRT_ERR_OUT_OF_MEMORY;
+   * the host then empties its cache, retries, and reports with mem_info. */
+  trt_status (*malloc)(int32_t index, size_t bytes, void** ptr, char* error, size_t error_capacity);
+  trt_status (*free)(int32_t index, void* ptr, char* error, size_t error_capacity);
+  trt_status (*mem_info)(int32_t index, int64_t* free_bytes, int64_t* total_bytes, char* error, size_t error_capacity);
+  /* Copies `bytes` between host and device or two devices (device types are
+   * trt_device_type, host = TRT_DEVICE_CPU). stream NULL: synchronous; else
+   * ordered on that stream (host memory must stay valid until it has run). */
+  trt_status (*memcpy)(void* dst, int32_t dst_type, int32_t dst_index, const void* src, int32_t src_type,
+                       int32_t src_index, size_t bytes, void* stream, char* error, size_t error_capacity);
+  trt_status (*stream_create)(int32_t index, void** stream, char* error, size_t error_capacity);
+  void (*stream_destroy)(int32_t index, void* stream);
+  trt_status (*stream_synchronize)(void* stream, char* error, size_t error_capacity);
+  trt_status (*event_create)(int32_t index, void** event, char* error, size_t error_capacity);
+  void (*event_destroy)(void* event);
+  trt_status (*event_record)(void* event, void* stream, char* error, size_t error_capacity);
+  /* `stream` waits (on the device, the host does not block) for `event`. */
+  trt_status (*stream_wait_event)(void* stream, void* event, char* error, size_t error_capacity);
+  /* Blocks the calling host thread until `event` has happened. */
+  trt_status (*event_synchronize)(void* event, char* error, size_t error_capacity);
+  trt_status (*synchronize)(int32_t index, char* error, size_t error_capacity);
+  /* (optional) frees the plugin's own caches on device `index` (library workspaces). */
+  void (*empty_cache)(int32_t index);
+} trt_device_backend;
+
+/* Registers a device type. backend points at a trt_device_backend that lives
+ * as long as the plugin (versioned by its own struct_size). */
+typedef struct trt_device_def {
+  uint32_t struct_size;
+  uint32_t abi_version;
+  const char* name;    /* "cuda" */
+  int32_t device_type; /* trt_device_type; never TRT_DEVICE_CPU (built in) */
+  const void* backend;
+} trt_device_def;
+
 /* Services the host hands a plugin during init. `host` is opaque and must be
  * passed back on every call. */
 typedef struct trt_host_api {
@@ -338,7 +405,14 @@ typedef struct trt_host_api {
   trt_status (*register_layer)(void* host, const trt_layer_def* def);
   trt_status (*register_loader)(void* host, const trt_loader_def* def);
   trt_status (*register_collective)(void* host, const trt_collective_def* def);
+  /* ---- appended in ABI 1.2: check struct_size before calling ---- */
+  trt_status (*register_device)(void* host, const trt_device_def* def);
 } trt_host_api;
+
+/* Whether the host api has member `field` (a plugin built against a newer
+ * header may be loaded by an older host). */
+#define TRT_HOST_HAS(api, field) \
+  ((api)->struct_size >= offsetof(trt_host_api, field) + sizeof(((trt_host_api*)0)->field) && (api)->field)
 
 /* What a plugin says about itself; filled in by the entry point. */
 typedef struct trt_plugin_info {

@@ -16,7 +16,7 @@ namespace trainrt {
 struct PluginRecord {
   std::string name, version, description, path;
   uint32_t abi_version = 0;
-  std::vector<std::string> kernels_cpu, kernels_cuda, layers_cpu, layers_cuda, loaders, collectives;
+  std::vector<std::string> kernels_cpu, kernels_cuda, layers_cpu, layers_cuda, loaders, collectives, devices;
 };
 
 struct PluginRefusal {
