@@ -6,7 +6,7 @@
 --   dist.all_reduce(t, "sum")            -- in place; also "avg", "max", "min"
 --   local w = dist.all_reduce(t, "sum", {async = true}); ...; w:wait()
 --   dist.broadcast(t, 0); dist.all_gather(t); dist.reduce_scatter(t, "sum"); dist.barrier()
--- Settings: --backend / [dist] backend (default gloo for cpu), --timeout /
+-- Settings: --backend / [dist] backend (default nccl on cuda, gloo on cpu), --timeout /
 -- [dist] timeout (seconds, default 300), [dist] rdzv (a store URL).
 -- The native half is trainrt.core._dist (runtime/lua/bind_dist.cpp).
 local trainrt = require "trainrt"

@@ -86,7 +86,12 @@ function DDP:reduce(x, op)
   else
     t = trainrt.tensor(type(x) == "table" and x or { x }, { dtype = "float64" })
   end
+  -- The communicator moves tensors of this rank's device (NCCL: CUDA only), as
+  -- with torch.distributed; a host value goes there and back.
+  local home = t:device()
+  if self.device:sub(1, 4) == "cuda" and home ~= self.device then t = t:to(self.device) end
   self.job:all_reduce(t, NATIVE_OP[op])
+  if t:device() ~= home then t = t:to(home) end
   if op == "mean" then t = t / self.world_size end
   if trainrt.is_tensor(x) then return t end
   local values = t:tolist()
@@ -105,6 +110,7 @@ function DDP:save_checkpoint(path, state)
   if self:reduce(ok and 0 or 1, "max") > 0 then
     error(ok and ("checkpoint: rank 0 failed to save " .. path) or err, 0)
   end
+  if not self:is_main() then trainrt.metrics.checkpoint_saved() end  -- rank 0 counted it in checkpoint.save
   return path
 end
 

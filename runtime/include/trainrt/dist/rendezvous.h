@@ -18,7 +18,7 @@
 namespace trainrt::dist {
 
 struct JoinOptions {
-  std::string backend = "gloo";
+  std::string backend;  // "" = default_backend(device.type)
   std::chrono::milliseconds timeout{300000};  // joining, and then every collective
   Device device = Device::cpu();
 };
