@@ -2,59 +2,22 @@
 // dispatch and the strided loop that walks operands of one shape row by row.
 #pragma once
 #include <array>
-#include <cstdarg>
 #include <cstdint>
 #include <cstdio>
 
 #include "thread_pool.h"
 #include "trainrt/plugin_abi.h"
+#include "trt_plugin_util/kernel_args.h"
 
 namespace trt_cpu {
 
-// Writes a printf-style one-line message into the kernel's error buffer.
-inline trt_status fail(const trt_kernel_args* a, trt_status status, const char* fmt, ...) {
-  if (a->error && a->error_capacity) {
-    va_list ap;
-    va_start(ap, fmt);
-    std::vsnprintf(a->error, a->error_capacity, fmt, ap);
-    va_end(ap);
-  }
-  return status;
-}
-
-template <typename T> T* data(const trt_tensor_view& v) { return static_cast<T*>(v.data); }
-
-inline int64_t numel(const trt_tensor_view& v) {
-  int64_t n = 1;
-  for (int i = 0; i < v.ndim; ++i) n *= v.sizes[i];
-  return n;
-}
-
-inline bool is_contiguous(const trt_tensor_view& v) {
-  int64_t expected = 1;
-  for (int i = v.ndim - 1; i >= 0; --i) {
-    if (v.sizes[i] == 1) continue;
-    if (v.strides[i] != expected) return false;
-    expected *= v.sizes[i];
-  }
-  return true;
-}
-
-// Calls f(T{}) with T the C++ type of `dtype`; floating types only, or all four.
-#define TRT_CPU_DISPATCH_FLOAT(args, dtype, ...)                                                   \
-  switch (dtype) {                                                                                 \
-    case TRT_FLOAT32: { using scalar_t = float; __VA_ARGS__; break; }                              \
-    case TRT_FLOAT64: { using scalar_t = double; __VA_ARGS__; break; }                             \
-    default: return ::trt_cpu::fail(args, TRT_ERR_UNSUPPORTED, "unsupported dtype %d (needs float32 or float64)", dtype); \
-  }
-#define TRT_CPU_DISPATCH_ALL(args, dtype, ...)                                                     \
-  switch (dtype) {                                                                                 \
-    case TRT_FLOAT32: { using scalar_t = float; __VA_ARGS__; break; }                              \
-    case TRT_FLOAT64: { using scalar_t = double; __VA_ARGS__; break; }                             \
-    case TRT_INT64: { using scalar_t = int64_t; __VA_ARGS__; break; }                              \
-    case TRT_UINT8: { using scalar_t = uint8_t; __VA_ARGS__; break; }                              \
-    default: return ::trt_cpu::fail(args, TRT_ERR_UNSUPPORTED, "unsupported dtype %d", dtype);   \
-  }
+// Shared with ops-cuda (plugins/common/include/trt_plugin_util/kernel_args.h).
+using trt_plugin_util::data;
+using trt_plugin_util::fail;
+using trt_plugin_util::is_contiguous;
+using trt_plugin_util::numel;
+#define TRT_CPU_DISPATCH_FLOAT TRT_KERNEL_DISPATCH_FLOAT
+#define TRT_CPU_DISPATCH_ALL TRT_KERNEL_DISPATCH_ALL
 
 // K operands that share a shape, with dims of size 1 dropped and dims merged
 // where every operand steps through them as one (contiguous operands become a

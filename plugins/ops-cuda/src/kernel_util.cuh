@@ -6,25 +6,22 @@
 #pragma once
 #include <cuda_runtime.h>
 
-#include <cstdarg>
 #include <cstdint>
 #include <cstdio>
 
 #include "trainrt/kernel_math.h"
 #include "trainrt/plugin_abi.h"
+#include "trt_plugin_util/kernel_args.h"
 
 namespace trt_cuda {
 
-// Writes a printf-style one-line message into the kernel's error buffer.
-inline trt_status fail(const trt_kernel_args* a, trt_status status, const char* fmt, ...) {
-  if (a->error && a->error_capacity) {
-    va_list ap;
-    va_start(ap, fmt);
-    std::vsnprintf(a->error, a->error_capacity, fmt, ap);
-    va_end(ap);
-  }
-  return status;
-}
+// Shared with ops-cpu (plugins/common/include/trt_plugin_util/kernel_args.h).
+using trt_plugin_util::data;
+using trt_plugin_util::fail;
+using trt_plugin_util::is_contiguous;
+using trt_plugin_util::numel;
+#define TRT_CUDA_DISPATCH_FLOAT TRT_KERNEL_DISPATCH_FLOAT
+#define TRT_CUDA_DISPATCH_ALL TRT_KERNEL_DISPATCH_ALL
 
 // After a launch: TRT_OK, or the CUDA error as "<op>: <cuda message>".
 inline trt_status check_launch(const trt_kernel_args* a, const char* op) {
@@ -36,40 +33,6 @@ inline trt_status check_launch(const trt_kernel_args* a, const char* op) {
 
 // The device queue's stream (the host passes it for every CUDA kernel).
 inline cudaStream_t stream_of(const trt_kernel_args* a) { return static_cast<cudaStream_t>(a->stream); }
-
-template <typename T> T* data(const trt_tensor_view& v) { return static_cast<T*>(v.data); }
-
-inline int64_t numel(const trt_tensor_view& v) {
-  int64_t n = 1;
-  for (int i = 0; i < v.ndim; ++i) n *= v.sizes[i];
-  return n;
-}
-
-inline bool is_contiguous(const trt_tensor_view& v) {
-  int64_t expected = 1;
-  for (int i = v.ndim - 1; i >= 0; --i) {
-    if (v.sizes[i] == 1) continue;
-    if (v.strides[i] != expected) return false;
-    expected *= v.sizes[i];
-  }
-  return true;
-}
-
-// Calls the body with scalar_t the C++ type of `dtype`; floating types only, or all four.
-#define TRT_CUDA_DISPATCH_FLOAT(args, dtype, ...)                                                  \
-  switch (dtype) {                                                                                 \
-    case TRT_FLOAT32: { using scalar_t = float; __VA_ARGS__; break; }                              \
-    case TRT_FLOAT64: { using scalar_t = double; __VA_ARGS__; break; }                             \
-    default: return ::trt_cuda::fail(args, TRT_ERR_UNSUPPORTED, "unsupported dtype %d (needs float32 or float64)", dtype); \
-  }
-#define TRT_CUDA_DISPATCH_ALL(args, dtype, ...)                                                    \
-  switch (dtype) {                                                                                 \
-    case TRT_FLOAT32: { using scalar_t = float; __VA_ARGS__; break; }                              \
-    case TRT_FLOAT64: { using scalar_t = double; __VA_ARGS__; break; }                             \
-    case TRT_INT64: { using scalar_t = int64_t; __VA_ARGS__; break; }                              \
-    case TRT_UINT8: { using scalar_t = uint8_t; __VA_ARGS__; break; }                              \
-    default: return ::trt_cuda::fail(args, TRT_ERR_UNSUPPORTED, "unsupported dtype %d", dtype);  \
-  }
 
 // K operands of one logical shape (strides may differ; 0 = broadcast), passed
 // to a kernel by value. offset(i, k) is operand k's element offset of logical

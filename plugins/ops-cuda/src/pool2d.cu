@@ -17,26 +17,14 @@
 namespace trt_cuda {
 namespace {
 
-struct PoolGeom {
-  int64_t planes, H, W, OH, OW;  // x: (N, C, H, W) as planes = N*C; y: (N, C, OH, OW)
-  int64_t kh, kw, sh, sw, ph, pw;
-};
+using trt_plugin_util::PoolGeom;
 
 PoolGeom geom(const trt_kernel_args* a, const trt_tensor_view& x, const trt_tensor_view& y) {
-  const int64_t* at = a->int_attrs;
-  return PoolGeom{x.sizes[0] * x.sizes[1], x.sizes[2], x.sizes[3], y.sizes[2], y.sizes[3],
-                  at[0],                   at[1],      at[2],      at[3],      at[4], at[5]};
+  return trt_plugin_util::pool_geometry(a, x, y);
 }
 
 trt_status check(const trt_kernel_args* a, const char* op, int n_in, int n_out, int n_attrs) {
-  if (a->n_inputs != n_in || a->n_outputs != n_out || a->n_int_attrs < n_attrs)
-    return fail(a, TRT_ERR_INVALID_ARGUMENT, "%s: wrong number of inputs, outputs or int_attrs (see docs/ops.md)", op);
-  for (int i = 0; i < n_in; ++i)
-    if (a->inputs[i].ndim != 4 || !is_contiguous(a->inputs[i]))
-      return fail(a, TRT_ERR_INVALID_ARGUMENT, "%s: inputs must be contiguous 4-D tensors", op);
-  for (int i = 0; i < n_out; ++i)
-    if (a->outputs[i].ndim != 4 || !is_contiguous(a->outputs[i]))
-      return fail(a, TRT_ERR_INVALID_ARGUMENT, "%s: outputs must be contiguous 4-D tensors", op);
+  if (trt_status s = trt_plugin_util::check_pool_args(a, op, n_in, n_out, n_attrs)) return s;
   if (a->int_attrs[0] < 1 || a->int_attrs[1] < 1 || a->int_attrs[2] < 1 || a->int_attrs[3] < 1)
     return fail(a, TRT_ERR_INVALID_ARGUMENT, "%s: kernel size and stride must be >= 1", op);
   return use_device(a, op, a->inputs[0].device_index);
