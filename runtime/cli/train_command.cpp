@@ -4,9 +4,11 @@
 // Not here: the Lua state (lua/state.cpp), the script's flags (args.lua).
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 
 #include "cli/commands.h"
 #include "lua/state.h"
+#include "metrics/settings.h"
 
 namespace trainrt::cli {
 namespace {
@@ -70,6 +72,10 @@ int train_command(const std::vector<std::string>& args) {
     throw UsageError("cannot run script '" + context.script + "': not a regular file, expected a .lua file");
 
   PreparedRun run = prepare_run(options);
+  // --metrics-port / [metrics] port: served from before the script starts until it ends.
+  std::unique_ptr<metrics::Endpoint> metrics_endpoint;
+  if (metrics::EndpointSettings m = metrics::endpoint_settings_of(run.config); m.port >= 0)
+    metrics_endpoint = std::make_unique<metrics::Endpoint>(m, context.script);
   context.config = std::move(run.config);
   context.device = run.settings.device;
   context.quiet = run.settings.quiet;

@@ -14,6 +14,7 @@ const std::vector<KnownSection>& known_keys() {
       {"dist", {"backend", "timeout", "rdzv"}},
       {"ddp", {"find_unused_parameters", "bucket_mb", "first_bucket_mb", "broadcast_buffers"}},
       {"checkpoint", {"dir", "resume", "every_epochs", "every_steps", "keep_last"}},
+      {"metrics", {"port", "host", "job"}},
   };
   return sections;
 }

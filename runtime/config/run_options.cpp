@@ -44,6 +44,7 @@ const std::vector<RunOptionSpec>& run_option_specs() {
       {"--timeout", "SECONDS", "a collective or rendezvous that takes longer fails (default: 300)"},
       {"--checkpoint-dir", "DIR", "save checkpoints in DIR (every epoch unless checkpoint.every_steps/every_epochs say)"},
       {"--resume", "auto|PATH", "continue from a checkpoint: auto = the newest complete one in --checkpoint-dir"},
+      {"--metrics-port", "PORT", "serve Prometheus metrics on PORT + LOCAL_RANK at /metrics and /healthz (docs/monitoring.md)"},
   };
   return specs;
 }
@@ -117,6 +118,10 @@ size_t take_run_option(const std::vector<std::string>& args, size_t i, RunOption
     if (value.empty() || *end != '\0' || !(seconds > 0) || seconds > 1e9)
       throw UsageError("--timeout expects a positive number of seconds, got '" + value + "'");
     out.overrides.push_back("dist.timeout=" + std::to_string(seconds));
+  } else if (flag == "--metrics-port") {
+    if (!is_integer(value, false) || std::stoll(value) > 65535)
+      throw UsageError("--metrics-port expects a port from 0 to 65535, got '" + value + "'");
+    out.overrides.push_back("metrics.port=" + std::to_string(std::stoll(value)));
   } else if (flag == "--checkpoint-dir" || flag == "--resume") {
     if (value.empty() || value.find_first_of("\n\r") != std::string::npos)
       throw UsageError(flag + " expects " + spec->metavar + ", got '" + value + "'");

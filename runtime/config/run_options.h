@@ -1,5 +1,5 @@
 // The standard run options (--config, --set, --threads, --device, --devices, --seed,
-// --quiet, --strategy, --backend, --timeout, --checkpoint-dir, --resume), accepted before the script and
+// --quiet, --strategy, --backend, --timeout, --checkpoint-dir, --resume, --metrics-port), accepted before the script and
 // after it. Each option other than --config becomes a "key=value" override of
 // the run's config, so trainrt.toml, --set and dedicated flags meet in one table. Later issues add options by
 // extending run_option_specs() and take_run_option(). Not here: the script's

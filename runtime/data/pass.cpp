@@ -2,6 +2,9 @@
 #include "pass.h"
 
 #include <algorithm>
+#include <chrono>
+
+#include "trainrt/metrics.h"
 
 namespace trainrt::data {
 
@@ -67,15 +70,19 @@ void DataLoader::Pass::work() {
 
 bool DataLoader::Pass::next(std::vector<Tensor>& batch) {
   if (next_ >= num_batches_) return false;
+  const auto start = std::chrono::steady_clock::now();
+  auto waited = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
   if (threads_.empty()) {
     batch = build(next_);
     ++next_;
+    metrics::record_data_wait(waited());
     return true;
   }
   Slot slot;
   {
     std::unique_lock lock(mutex_);
     produced_.wait(lock, [&] { return ready_.count(next_) > 0; });
+    metrics::record_data_wait(waited());
     auto it = ready_.find(next_);
     slot = std::move(it->second);
     ready_.erase(it);

@@ -7,9 +7,11 @@
 #include <sstream>
 
 #include "monitor.h"
+#include "trainrt/devices.h"
 #include "trainrt/dispatch.h"
 #include "trainrt/error.h"
 #include "trainrt/log.h"
+#include "trainrt/metrics.h"
 
 namespace trainrt::dist {
 namespace {
@@ -116,10 +118,14 @@ void Work::wait(std::optional<std::chrono::milliseconds> timeout) {
   if (waited_) return;
   std::chrono::milliseconds limit = timeout.value_or(group_->timeout());
   char error[kErrorCapacity] = {0};
+  auto wait_start = std::chrono::steady_clock::now();
   trt_status status = group_->backend_->table.work_wait(handle_, limit.count(), error, sizeof error);
   waited_ = true;
   if (status == TRT_OK) {
     keep_alive_.clear();
+    auto now = std::chrono::steady_clock::now();
+    metrics::record_collective_done(op_.c_str(), seq_, std::chrono::duration<double>(now - issued_).count(),
+                                    std::chrono::duration<double>(now - wait_start).count());
     return;
   }
   group_->fail_op(op_, seq_, status, error);
@@ -127,25 +133,28 @@ void Work::wait(std::optional<std::chrono::milliseconds> timeout) {
 
 // ---- ProcessGroup ---------------------------------------------------------
 
+std::string default_backend(DeviceType type) { return type == DeviceType::CUDA ? "nccl" : "gloo"; }
+
 std::shared_ptr<ProcessGroup> ProcessGroup::create(const ProcessGroupOptions& options) {
   return std::shared_ptr<ProcessGroup>(new ProcessGroup(options));
 }
 
 ProcessGroup::ProcessGroup(const ProcessGroupOptions& options) : options_(options) {
+  if (options_.backend.empty()) options_.backend = default_backend(options.device.type);
   const int rank = options.rank;
   TRT_CHECK(options.store, "process group: no rendezvous store");
   TRT_CHECK(options.world_size >= 1 && rank >= 0 && rank < options.world_size, "process group: rank ", rank,
             " is not in [0, ", options.world_size, ")");
   TRT_CHECK(options.timeout.count() > 0, "process group: the timeout must be positive, got ", options.timeout.count(),
             " ms");
-  backend_ = find_collective(options.backend);
+  backend_ = find_collective(options_.backend);
   if (!backend_) {
     std::string loaded;
     for (const std::string& name : collective_names()) loaded += (loaded.empty() ? "" : ", ") + name;
-    fail("no collective backend '" + options.backend + "' (loaded: " + (loaded.empty() ? "none" : loaded) +
-         "); is the coll-" + options.backend + " plugin on the plugin path? (run `trainrt plugins`)");
+    fail("no collective backend '" + options_.backend + "' (loaded: " + (loaded.empty() ? "none" : loaded) +
+         "); is the coll-" + options_.backend + " plugin on the plugin path? (run `trainrt plugins`)");
   }
-  TRT_CHECK(backend_->device_type == options.device.type, "backend ", options.backend, " moves ",
+  TRT_CHECK(backend_->device_type == options.device.type, "backend ", options_.backend, " moves ",
             device_type_name(backend_->device_type), " tensors, but this rank trains on ", options.device.str(),
             "; choose another --backend");
 
@@ -171,7 +180,7 @@ ProcessGroup::ProcessGroup(const ProcessGroupOptions& options) : options_(option
   char error[kErrorCapacity] = {0};
   trt_status status = backend_->table.create(&comm, &comm_, error, sizeof error);
   if (status != TRT_OK)
-    fail("rank " + std::to_string(rank) + ": cannot create the " + options.backend + " communicator: " +
+    fail("rank " + std::to_string(rank) + ": cannot create the " + options_.backend + " communicator: " +
          (error[0] ? error : "status " + std::to_string(status)));
   monitor_ = std::make_unique<Monitor>(options_.store, rank, options.world_size, options.heartbeat,
                                        [this](const std::string& reason) {
@@ -214,6 +223,7 @@ int64_t ProcessGroup::next_seq(const char* op) {
     fail("rank " + std::to_string(rank()) + ": " + op + " refused: the process group failed earlier: " + earlier);
   int64_t seq = ++seq_;
   monitor_->issued(seq);
+  metrics::record_collective_issued(seq);
   return seq;
 }
 
@@ -258,6 +268,10 @@ void ProcessGroup::abort(const std::string& reason) {
   backend_->table.abort(comm_);
 }
 
+// The device queue's stream (CUDA): the collective is ordered after the
+// kernels enqueued there and before later ones. nullptr on the CPU.
+void* ProcessGroup::stream() const { return device_stream(options_.device); }
+
 WorkPtr ProcessGroup::all_reduce(const Tensor& tensor, ReduceOp op) {
   check_tensor("all_reduce", tensor);
   TRT_CHECK(backend_->table.all_reduce, options_.backend, " does not support all_reduce");
@@ -267,7 +281,7 @@ WorkPtr ProcessGroup::all_reduce(const Tensor& tensor, ReduceOp op) {
   trt_tensor_view view = to_view(tensor);
   void* handle = nullptr;
   char error[kErrorCapacity] = {0};
-  trt_status status = backend_->table.all_reduce(comm_, &view, static_cast<int32_t>(op), nullptr, &handle, error,
+  trt_status status = backend_->table.all_reduce(comm_, &view, static_cast<int32_t>(op), stream(), &handle, error,
                                                  sizeof error);
   return issue("all_reduce", seq, {tensor}, status, handle, error);
 }
@@ -280,7 +294,7 @@ WorkPtr ProcessGroup::broadcast(const Tensor& tensor, int root) {
   trt_tensor_view view = to_view(tensor);
   void* handle = nullptr;
   char error[kErrorCapacity] = {0};
-  trt_status status = backend_->table.broadcast(comm_, &view, root, nullptr, &handle, error, sizeof error);
+  trt_status status = backend_->table.broadcast(comm_, &view, root, stream(), &handle, error, sizeof error);
   return issue("broadcast", seq, {tensor}, status, handle, error);
 }
 
@@ -296,7 +310,7 @@ WorkPtr ProcessGroup::all_gather(const Tensor& input, const Tensor& output) {
   trt_tensor_view in = to_view(input), out = to_view(output);
   void* handle = nullptr;
   char error[kErrorCapacity] = {0};
-  trt_status status = backend_->table.all_gather(comm_, &in, &out, nullptr, &handle, error, sizeof error);
+  trt_status status = backend_->table.all_gather(comm_, &in, &out, stream(), &handle, error, sizeof error);
   return issue("all_gather", seq, {input, output}, status, handle, error);
 }
 
@@ -315,7 +329,7 @@ WorkPtr ProcessGroup::reduce_scatter(const Tensor& input, const Tensor& output, 
   trt_tensor_view in = to_view(input), out = to_view(output);
   void* handle = nullptr;
   char error[kErrorCapacity] = {0};
-  trt_status status = backend_->table.reduce_scatter(comm_, &in, &out, static_cast<int32_t>(op), nullptr, &handle,
+  trt_status status = backend_->table.reduce_scatter(comm_, &in, &out, static_cast<int32_t>(op), stream(), &handle,
                                                      error, sizeof error);
   return issue("reduce_scatter", seq, {input, output}, status, handle, error);
 }

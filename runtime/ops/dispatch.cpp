@@ -30,7 +30,22 @@ std::mutex& registry_mutex() {
   return m;
 }
 
-// TRAINRT_PROFILE=1: time every kernel call and print a table per op at exit.
+bool profile_env() {
+  static const bool enabled = [] {
+    const char* env = std::getenv("TRAINRT_PROFILE");
+    return env && *env && std::string(env) != "0";
+  }();
+  return enabled;
+}
+
+// Timing asked for by a metrics endpoint (trainrt/metrics.h), without the table.
+std::atomic<bool>& kernel_timing() {
+  static std::atomic<bool> on{false};
+  return on;
+}
+
+// TRAINRT_PROFILE=1: time every kernel call and print a table per op at exit;
+// a metrics endpoint reads the same table (trainrt_kernel_seconds_total).
 struct KernelProfile {
   std::mutex mutex;
   std::map<std::string, std::pair<int64_t, double>> calls;  // op -> (count, seconds)
@@ -38,7 +53,7 @@ struct KernelProfile {
   static KernelProfile& instance() {
     static KernelProfile* profile = [] {
       auto* p = new KernelProfile;
-      std::atexit([] { instance().print(); });
+      if (profile_env()) std::atexit([] { instance().print(); });
       return p;
     }();
     return *profile;
@@ -63,13 +78,7 @@ struct KernelProfile {
   }
 };
 
-bool profiling_enabled() {
-  static const bool enabled = [] {
-    const char* env = std::getenv("TRAINRT_PROFILE");
-    return env && *env && std::string(env) != "0";
-  }();
-  return enabled;
-}
+bool profiling_enabled() { return profile_env() || kernel_timing().load(std::memory_order_relaxed); }
 
 // Default: every core, or TRAINRT_DEFAULT_THREADS (set by `trainrt launch` to
 // the cores per worker, so N workers on one machine do not oversubscribe it).
@@ -88,6 +97,17 @@ std::atomic<int>& thread_setting() {
 }
 
 }  // namespace
+
+void enable_kernel_timing() { kernel_timing().store(true); }
+
+std::vector<KernelProfileEntry> kernel_profile() {
+  std::vector<KernelProfileEntry> out;
+  if (!profiling_enabled()) return out;
+  KernelProfile& profile = KernelProfile::instance();
+  std::lock_guard lock(profile.mutex);
+  for (const auto& [op, stat] : profile.calls) out.push_back({op, stat.first, stat.second});
+  return out;
+}
 
 void register_kernel(const std::string& op, DeviceType device, trt_kernel_fn fn, const std::string& plugin) {
   std::lock_guard lock(registry_mutex());

@@ -130,6 +130,7 @@ function fit.fit(args)
       local result = fit.evaluate(model, test, args.loss, strategy)
       logs.test_loss = result.loss
       logs.test_accuracy = result.accuracy
+      trainrt.metrics.eval{ loss = result.loss, accuracy = result.accuracy }
     end
     if args.scheduler then
       logs.lr = optimizer.param_groups[1].lr

@@ -32,6 +32,7 @@ function Progress.new(opts)
   self.steps, self.samples = 0, 0
   self.loss_sum, self.loss_samples = 0, 0
   self.start = Progress.clock()
+  self.last_step = self.start
   self.last_draw = -math.huge
   return self
 end
@@ -76,6 +77,8 @@ function Progress:_eta()
 end
 
 -- Records one step of n samples with the step's (mean) loss, and redraws.
+-- Every rank also feeds trainrt.metrics (step time, samples, loss, epoch;
+-- docs/monitoring.md), whether or not --metrics-port serves them.
 function Progress:update(n, loss)
   self.steps = self.steps + 1
   self.samples = self.samples + n
@@ -83,6 +86,10 @@ function Progress:update(n, loss)
     self.loss_sum = self.loss_sum + loss * n
     self.loss_samples = self.loss_samples + n
   end
+  local now = Progress.clock()
+  trainrt.metrics.step{ samples = n, seconds = now - self.last_step, loss = loss, epoch = self.epoch,
+                        step = self.steps, samples_per_s = self:samples_per_s() }
+  self.last_step = now
   if self.quiet or self.silent then return end
   if self.tty then
     local now = Progress.clock()

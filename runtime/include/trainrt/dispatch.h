@@ -53,6 +53,17 @@ void call_kernel_as(const std::string& op, const char* kernel, const std::vector
                     const std::vector<Tensor>& outputs, const std::vector<int64_t>& int_attrs = {},
                     const std::vector<double>& float_attrs = {});
 
+// Time spent in each op's kernels, per op name: collected when TRAINRT_PROFILE=1
+// (which also prints it at exit) or after enable_kernel_timing() (a metrics
+// endpoint). On a GPU a kernel returns once enqueued, so this is launch time.
+struct KernelProfileEntry {
+  std::string op;
+  int64_t calls = 0;
+  double seconds = 0;
+};
+std::vector<KernelProfileEntry> kernel_profile();  // empty when not collected
+void enable_kernel_timing();
+
 // Threads used by CPU kernels (the `threads` setting). Default: hardware cores.
 int num_threads();
 void set_num_threads(int n);

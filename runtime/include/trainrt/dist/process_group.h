@@ -55,11 +55,16 @@ class Work {
   int64_t seq_;
   std::vector<Tensor> keep_alive_;
   bool waited_ = false;
+  std::chrono::steady_clock::time_point issued_ = std::chrono::steady_clock::now();  // for trainrt/metrics.h
 };
 using WorkPtr = std::shared_ptr<Work>;
 
+// The collective backend of a device when none is named (--backend, [dist]
+// backend): nccl for cuda, gloo for cpu.
+std::string default_backend(DeviceType type);
+
 struct ProcessGroupOptions {
-  std::string backend = "gloo";
+  std::string backend;  // "" = default_backend(device.type)
   int rank = 0;
   int world_size = 1;
   std::shared_ptr<Store> store;  // keys of this group only (a prefix store)
@@ -110,6 +115,7 @@ class ProcessGroup : public std::enable_shared_from_this<ProcessGroup> {
   int64_t next_seq(const char* op);
   WorkPtr issue(const char* op, int64_t seq, std::vector<Tensor> tensors, trt_status status, void* handle, const char* error);
   void check_tensor(const char* op, const Tensor& t) const;
+  void* stream() const;
   [[noreturn]] void fail_op(const std::string& op, int64_t seq, trt_status status, const std::string& backend_message);
 
   ProcessGroupOptions options_;
