@@ -30,14 +30,8 @@ if args.test_limit > 0 then test_set = data.subset(test_set, args.test_limit) en
 local train_loader = strategy:loader(train_set, { batch_size = args.batch_size, shuffle = true, normalize = normalize })
 local test_loader = strategy:loader(test_set, { batch_size = 1000, normalize = normalize, eval = true })
 
--- x: (N, 1, 28, 28) -> logits (N, 10)
-local model = nn.Sequential{
-  nn.Conv2d(1, 32, 3, { padding = 1 }), nn.ReLU(), nn.MaxPool2d(2),   -- (N, 32, 14, 14)
-  nn.Conv2d(32, 64, 3, { padding = 1 }), nn.ReLU(), nn.MaxPool2d(2),  -- (N, 64, 7, 7)
-  nn.Flatten(),                                                       -- (N, 3136)
-  nn.Linear(64 * 7 * 7, 128), nn.ReLU(),
-  nn.Linear(128, 10),
-}
+-- x: (N, 1, 28, 28) -> logits (N, 10); model.lua defines it, so that `trainrt serve` builds the same one
+local model = require("model").build()
 local criterion = nn.CrossEntropyLoss()
 local optimizer = optim.Adam{ model:parameters(), lr = args.lr }
 model, optimizer = strategy:setup(model, optimizer)

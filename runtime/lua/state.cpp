@@ -111,7 +111,7 @@ LuaState::LuaState() : L_(luaL_newstate()) {
 
 LuaState::~LuaState() { lua_close(L_); }
 
-int LuaState::run_script(const RunContext& run) {
+int LuaState::open(const RunContext& run) {
   lua_State* L = L_;
   fs::path script_path(run.script);
   std::string script_dir = script_path.has_parent_path() ? script_path.parent_path().string() : ".";
@@ -133,6 +133,7 @@ int LuaState::run_script(const RunContext& run) {
   bind_dist(L);
   bind_checkpoint(L);
   bind_devices(L);
+  bind_metrics(L);
   set_run_context(L, run, script_dir);
   lua_setfield(L, -2, "trainrt.core");
   lua_pop(L, 2);
@@ -145,6 +146,15 @@ int LuaState::run_script(const RunContext& run) {
   lua_pushstring(L, "trainrt");
   if (int status = lua_pcall(L, 1, 1, handler); status != LUA_OK) return report_script_failure(L, status, run.script);
   lua_setglobal(L, "trainrt");
+  lua_settop(L, 0);
+  return 0;
+}
+
+int LuaState::run_script(const RunContext& run) {
+  lua_State* L = L_;
+  if (int code = open(run); code != 0) return code;
+  push_message_handler(L, run.script);
+  int handler = lua_gettop(L);
 
   // Syntax error, unreadable, or bytecode (refused: Lua does not verify it).
   if (int status = load_source_file(L, run.script.c_str()); status != LUA_OK)

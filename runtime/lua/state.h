@@ -35,6 +35,12 @@ class LuaState {
   // exit code: 0, 1 for a Lua error, or the code given to trainrt.exit().
   int run_script(const RunContext& run);
 
+  // What run_script does before loading the script: package.path (the
+  // script's folder first), the `trainrt` module and the run context. For
+  // hosts that call into Lua themselves (trainrt serve). Returns 0, or the
+  // exit code after printing the failure.
+  int open(const RunContext& run);
+
  private:
   lua_State* L_;
 };

@@ -152,6 +152,7 @@ function checkpoint.save(path, opts)
   if previous and previous ~= state_name and not previous:find("/", 1, true) then
     pcall(native.remove, join(dir, previous))
   end
+  trainrt.metrics.checkpoint_saved()  -- trainrt_checkpoint_age_seconds (docs/monitoring.md)
   return path
 end
 
@@ -316,12 +317,13 @@ local function check_generators(where, generators)
   end
 end
 
--- load(path, {model=, optimizer=, scheduler=, loader=, strict = true, restore_rng=}):
+-- load(path, {model=, optimizer=, scheduler=, loader=, strict = true, restore_rng=, prefix=}):
 -- validates the files and everything against what it is asked to restore, then
 -- restores it: parameters and buffers copied in place (identity kept),
 -- optimizer, scheduler, loader position and, for a resume (restore_rng defaults
 -- to true when optimizer, scheduler or loader is given), the random generators.
--- Returns {path=, progress = {epoch=, step=} or nil, extra = ...}.
+-- prefix ("module."): the model's tensors are the file's names that start with
+-- it, without it; others are ignored. Returns {path=, progress = {epoch=, step=} or nil, extra = ...}.
 function checkpoint.load(path, opts)
   if type(path) ~= "string" or path == "" then error("checkpoint.load: expected a file path", 2) end
   opts = opts or {}
@@ -333,8 +335,14 @@ function checkpoint.load(path, opts)
   local copies
   if opts.model then
     local entries = call(native.read, path)
-    local file_tensors = {}
-    for _, e in ipairs(entries) do file_tensors[e[1]] = e[2] end
+    local file_tensors, prefix = {}, opts.prefix  -- prefix: the model's names are under it in the file ("module.")
+    for _, e in ipairs(entries) do
+      if not prefix then
+        file_tensors[e[1]] = e[2]
+      elseif e[1]:sub(1, #prefix) == prefix then
+        file_tensors[e[1]:sub(#prefix + 1)] = e[2]
+      end
+    end
     copies = match_model(path, opts.model, file_tensors, opts.strict ~= false)
   end
   local optimizer_sd = opts.optimizer and optimizer_from_file(state_path, opts.optimizer, state.optimizer)
