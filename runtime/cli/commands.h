@@ -17,6 +17,8 @@ int devices_command(const std::vector<std::string>& args);
 int bench_command(const std::vector<std::string>& args);
 int inspect_command(const std::vector<std::string>& args);  // inspect_command.cpp: safetensors files
 int check_plugin_command(const std::vector<std::string>& args);  // check_plugin_command.cpp: layer gradients
+int serve_command(const std::vector<std::string>& args);  // serve_command.cpp: HTTP predictions (docs/serving.md)
+int doctor_command(const std::vector<std::string>& args);  // doctor_command.cpp: preflight checks (doctor.h)
 
 // What every command that runs something does first: load trainrt.toml (or
 // --config), apply overrides, apply the settings (log level, threads, seed)

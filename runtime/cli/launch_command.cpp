@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/doctor.h"
 #include "cli/worker_group.h"
 #include "trainrt/dist/env.h"
 #include "trainrt/dist/store.h"
@@ -396,6 +397,8 @@ int launch_command(const std::vector<std::string>& args) {
     print_launch_usage();
     return 0;
   }
+  // Before any worker starts: /dev/shm for NCCL, GPUs for --device cuda (doctor.h).
+  if (doctor::launch_preflight(options.nproc_per_node, options.run_options, options.script_args) != 0) return 1;
   try {
     return run_job(options);
   } catch (const UsageError&) {

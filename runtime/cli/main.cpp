@@ -1,5 +1,5 @@
 // trainrt: the command-line entry point. Dispatches to subcommands (train,
-// launch, plugins, check-plugin, devices, bench, inspect, version); `trainrt SCRIPT.lua ...` is short for
+// launch, plugins, check-plugin, devices, bench, inspect, doctor, serve, version); `trainrt SCRIPT.lua ...` is short for
 // `trainrt train SCRIPT.lua ...` as `th train.lua` was in Torch7. Prints a
 // failure as one line: usage and config mistakes exit 2, runtime errors 1.
 // Hand-rolled rather than CLI11: run options must be accepted after the
@@ -29,6 +29,8 @@ void print_usage(std::FILE* out) {
                "  devices       list the devices a run can use\n"
                "  bench         measure training throughput against this machine's sgemm rate (trainrt bench --help)\n"
                "  inspect       list the tensors and metadata of a safetensors file or checkpoint (trainrt inspect FILE [--json])\n"
+               "  doctor        check GPUs, libraries, /dev/shm, memlock, network and MASTER_PORT before a run (trainrt doctor --help)\n"
+               "  serve         answer predictions of a trained model over HTTP (trainrt serve --help)\n"
                "  version       print the version\n");
 }
 
@@ -59,10 +61,12 @@ int dispatch(const std::vector<std::string>& args) {
   if (command == "devices") return devices_command(rest);
   if (command == "bench") return bench_command(rest);
   if (command == "inspect") return inspect_command(rest);
+  if (command == "serve") return serve_command(rest);
+  if (command == "doctor") return doctor_command(rest);
   trainrt::RunOptions probe;
   if (ends_with(command, ".lua") || trainrt::take_run_option(args, 0, probe) > 0) return train_command(args);
   throw trainrt::UsageError("unknown command '" + command +
-                            "' (commands: train, launch, plugins, check-plugin, devices, bench, inspect, version; or a SCRIPT.lua to train)");
+                            "' (commands: train, launch, plugins, check-plugin, devices, bench, inspect, doctor, serve, version; or a SCRIPT.lua to train)");
 }
 
 }  // namespace
