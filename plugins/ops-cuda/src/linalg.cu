@@ -145,10 +145,7 @@ template <typename T> trt_status matmul_typed(const trt_kernel_args* a) {
 // matmul: inputs [a (B, M, K), b (B, K, N)], outputs [c (B, M, N) contiguous],
 // int_attrs [accumulate] (optional; 1 = c += a x b).
 trt_status matmul_kernel(const trt_kernel_args* a) {
-  if (a->n_inputs != 2 || a->n_outputs != 1 || a->inputs[0].ndim != 3 || a->inputs[1].ndim != 3 ||
-      a->outputs[0].ndim != 3)
-    return fail(a, TRT_ERR_INVALID_ARGUMENT, "matmul: expects inputs [a (B, M, K), b (B, K, N)] and output [c (B, M, N)]");
-  if (!is_contiguous(a->outputs[0])) return fail(a, TRT_ERR_INVALID_ARGUMENT, "matmul: output must be contiguous");
+  if (trt_status s = trt_plugin_util::check_matmul_args(a)) return s;
   TRT_CUDA_DISPATCH_FLOAT(a, a->inputs[0].dtype, return matmul_typed<scalar_t>(a));
   return TRT_OK;
 }

@@ -1,6 +1,6 @@
 // What every kernel of the CPU and CUDA plugins does with its trt_kernel_args:
 // a one-line error, typed data, element counts, contiguity, dtype dispatch, and
-// the pooling kernels' shared argument checks. Host code only (nvcc compiles it
+// the argument checks matmul and the pooling kernels share. Host code only (nvcc compiles it
 // for the host side of .cu files), so ops-cpu and ops-cuda check and fail alike.
 #pragma once
 #include <cstdarg>
@@ -63,6 +63,15 @@ inline trt_status check_pool_args(const trt_kernel_args* a, const char* op, int 
   for (int i = 0; i < n_out; ++i)
     if (a->outputs[i].ndim != 4 || !is_contiguous(a->outputs[i]))
       return fail(a, TRT_ERR_INVALID_ARGUMENT, "%s: outputs must be contiguous 4-D tensors", op);
+  return TRT_OK;
+}
+
+// matmul's operands (docs/ops.md): a (B, M, K), b (B, K, N), c (B, M, N) contiguous.
+inline trt_status check_matmul_args(const trt_kernel_args* a) {
+  if (a->n_inputs != 2 || a->n_outputs != 1 || a->inputs[0].ndim != 3 || a->inputs[1].ndim != 3 ||
+      a->outputs[0].ndim != 3)
+    return fail(a, TRT_ERR_INVALID_ARGUMENT, "matmul: expects inputs [a (B, M, K), b (B, K, N)] and output [c (B, M, N)]");
+  if (!is_contiguous(a->outputs[0])) return fail(a, TRT_ERR_INVALID_ARGUMENT, "matmul: output must be contiguous");
   return TRT_OK;
 }
 
