@@ -135,7 +135,17 @@ Inputs parse_inputs(const std::string& body, const std::optional<Shape>& input_s
     if (std::find(first.begin(), first.end(), 0) != first.end())
       bad("inputs[0] has shape " + shape_text(first) + " with no numbers");
   }
-  const int64_t numel = numel_of(out.row_shape);
+  // The shape comes from the request's first sample (or the model); every
+  // number takes at least one byte of the body, so a shape claiming more
+  // numbers than the body holds is refused before it sizes an allocation.
+  const int64_t available = static_cast<int64_t>(body.size());
+  int64_t numel = 1;
+  for (int64_t d : out.row_shape)
+    if (__builtin_mul_overflow(numel, d, &numel) || numel > available)
+      bad("inputs[0] has shape " + shape_text(out.row_shape) + ": more numbers than the request body holds");
+  if (numel > 0 && out.rows > available / numel)
+    bad(std::to_string(out.rows) + " samples of shape " + shape_text(out.row_shape) +
+        ": more numbers than the request body holds");
   out.values.reserve(static_cast<size_t>(numel * out.rows));
   std::string where;
   for (size_t i = 0; i < inputs.size(); ++i) {

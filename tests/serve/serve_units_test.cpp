@@ -48,6 +48,18 @@ TEST(ServeParse, EveryMalformedRequestIs400WithOneLine) {
   EXPECT_EQ(refusal_status(R"({"inputs": [[]]})", std::nullopt), 400);
   // More samples than --max-batch.
   EXPECT_EQ(refusal_status(R"({"inputs": [[1,2,3,4],[1,2,3,4],[1,2,3,4]]})", four, 2), 400);
+  // A first sample whose first-path nesting claims far more numbers than the
+  // body holds (12 levels of 30: 30^12 floats, 2 TB): refused with a 400
+  // before it sizes the buffer, not a failed allocation.
+  std::string claim = "[0";
+  for (int i = 1; i < 30; ++i) claim += ",0";
+  claim += "]";
+  for (int level = 1; level < 12; ++level) {
+    std::string outer = "[" + claim;
+    for (int i = 1; i < 30; ++i) outer += ",0";
+    claim = outer + "]";
+  }
+  EXPECT_EQ(refusal_status(R"({"inputs": [)" + claim + "]}", std::nullopt), 400);
   // Nested deeper than the limit: refused before building the document.
   EXPECT_EQ(refusal_status(std::string(200, '[') + std::string(200, ']'), four), 400);
 }
