@@ -14,6 +14,7 @@
 #include <dnnl.hpp>
 #include <map>
 #include <memory>
+#include <vector>
 
 namespace trt_cpu {
 namespace {
@@ -31,6 +32,13 @@ struct Prims {
   convolution_forward fwd;
   convolution_backward_data bwd;
   convolution_backward_weights bww;
+  // Built on first use: conv2d_relu (post-op relu) and conv2d_backward_weight_bias (with diff_bias).
+  bool have_fwd_relu = false, have_bwwb = false;
+  convolution_forward::primitive_desc fwd_relu_pd;
+  convolution_backward_weights::primitive_desc bwwb_pd;
+  convolution_forward fwd_relu;
+  convolution_backward_weights bwwb;
+  memory::dims x_dims, w_dims, y_dims, st, pad, dil;
   memory buf_x, buf_w, buf_y, buf_dx, buf_dw, buf_dy;  // blocked-layout scratch
 };
 
@@ -52,6 +60,12 @@ Prims& prims_for(const DnnlConvShape& s) {
   p->b_md = memory::desc(b, dt::f32, tag::x);
   auto any_x = memory::desc(x, dt::f32, tag::any), any_y = memory::desc(y, dt::f32, tag::any),
        any_w = memory::desc(w, dt::f32, tag::any);
+  p->x_dims = x;
+  p->w_dims = w;
+  p->y_dims = y;
+  p->st = st;
+  p->pad = pad;
+  p->dil = dil;
   const auto algo = algorithm::convolution_direct;
   p->fwd_pd = convolution_forward::primitive_desc(
       convolution_forward::desc(prop_kind::forward_training, algo, any_x, any_w, p->b_md, any_y, st, dil, pad, pad),
@@ -65,6 +79,34 @@ Prims& prims_for(const DnnlConvShape& s) {
   p->bww = convolution_backward_weights(p->bww_pd);
   slot = std::move(p);
   return *slot;
+}
+
+void ensure_fwd_relu(Prims& p) {
+  if (p.have_fwd_relu) return;
+  post_ops ops;
+  ops.append_eltwise(1.f, algorithm::eltwise_relu, 0.f, 0.f);
+  primitive_attr attr;
+  attr.set_post_ops(ops);
+  auto any_x = memory::desc(p.x_dims, dt::f32, tag::any), any_y = memory::desc(p.y_dims, dt::f32, tag::any),
+       any_w = memory::desc(p.w_dims, dt::f32, tag::any);
+  p.fwd_relu_pd = convolution_forward::primitive_desc(
+      convolution_forward::desc(prop_kind::forward_training, algorithm::convolution_direct, any_x, any_w, p.b_md,
+                                any_y, p.st, p.dil, p.pad, p.pad),
+      attr, p.eng);
+  p.fwd_relu = convolution_forward(p.fwd_relu_pd);
+  p.have_fwd_relu = true;
+}
+
+void ensure_bwwb(Prims& p) {
+  if (p.have_bwwb) return;
+  auto any_x = memory::desc(p.x_dims, dt::f32, tag::any), any_y = memory::desc(p.y_dims, dt::f32, tag::any),
+       any_w = memory::desc(p.w_dims, dt::f32, tag::any);
+  p.bwwb_pd = convolution_backward_weights::primitive_desc(
+      convolution_backward_weights::desc(algorithm::convolution_direct, any_x, any_w, p.b_md, any_y, p.st, p.dil,
+                                         p.pad, p.pad),
+      p.eng, p.fwd_pd);
+  p.bwwb = convolution_backward_weights(p.bwwb_pd);
+  p.have_bwwb = true;
 }
 
 // The user's buffer when oneDNN wants its layout, else `buf` (in `want`'s layout) filled by a reorder.
@@ -119,6 +161,21 @@ bool dnnl_conv_forward(const DnnlConvShape& s, const float* x, const float* w, c
   });
 }
 
+bool dnnl_conv_forward_relu(const DnnlConvShape& s, const float* x, const float* w, const float* b, float* y,
+                            int threads) {
+  return guarded(s, threads, [&](Prims& p, stream& st) {
+    ensure_fwd_relu(p);
+    memory xm = input(p, st, p.fwd_relu_pd.src_desc(), p.x_md, x, p.buf_x);
+    memory wm = input(p, st, p.fwd_relu_pd.weights_desc(), p.w_md, w, p.buf_w);
+    std::vector<float> zeros;
+    if (!b) zeros.assign(static_cast<size_t>(s.O), 0.f);
+    memory bm(p.b_md, p.eng, const_cast<float*>(b ? b : zeros.data()));
+    output(p, st, p.fwd_relu_pd.dst_desc(), p.y_md, y, p.buf_y, [&](memory& ym) {
+      p.fwd_relu.execute(st, {{DNNL_ARG_SRC, xm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_BIAS, bm}, {DNNL_ARG_DST, ym}});
+    });
+  });
+}
+
 bool dnnl_conv_backward_data(const DnnlConvShape& s, const float* dy, const float* w, float* dx, int threads) {
   return guarded(s, threads, [&](Prims& p, stream& st) {
     memory dym = input(p, st, p.bwd_pd.diff_dst_desc(), p.y_md, dy, p.buf_dy);
@@ -139,6 +196,21 @@ bool dnnl_conv_backward_weights(const DnnlConvShape& s, const float* dy, const f
   });
 }
 
+bool dnnl_conv_backward_weights_bias(const DnnlConvShape& s, const float* dy, const float* x, float* dw, float* db,
+                                     int threads) {
+  return guarded(s, threads, [&](Prims& p, stream& st) {
+    ensure_bwwb(p);
+    memory dym = input(p, st, p.bwwb_pd.diff_dst_desc(), p.y_md, dy, p.buf_dy);
+    memory xm = input(p, st, p.bwwb_pd.src_desc(), p.x_md, x, p.buf_x);
+    memory dbm(p.b_md, p.eng, db);  // a 1-D bias is plain in every layout oneDNN picks
+    if (p.bwwb_pd.diff_bias_desc() != p.b_md) throw dnnl::error(dnnl_unimplemented, "diff_bias layout");
+    output(p, st, p.bwwb_pd.diff_weights_desc(), p.w_md, dw, p.buf_dw, [&](memory& dwm) {
+      p.bwwb.execute(st, {{DNNL_ARG_DIFF_DST, dym}, {DNNL_ARG_SRC, xm}, {DNNL_ARG_DIFF_WEIGHTS, dwm},
+                          {DNNL_ARG_DIFF_BIAS, dbm}});
+    });
+  });
+}
+
 }  // namespace trt_cpu
 
 #else  // built without oneDNN: always fall back to im2col
@@ -147,6 +219,10 @@ namespace trt_cpu {
 bool dnnl_conv_forward(const DnnlConvShape&, const float*, const float*, const float*, float*, int) { return false; }
 bool dnnl_conv_backward_data(const DnnlConvShape&, const float*, const float*, float*, int) { return false; }
 bool dnnl_conv_backward_weights(const DnnlConvShape&, const float*, const float*, float*, int) { return false; }
+bool dnnl_conv_forward_relu(const DnnlConvShape&, const float*, const float*, const float*, float*, int) { return false; }
+bool dnnl_conv_backward_weights_bias(const DnnlConvShape&, const float*, const float*, float*, float*, int) {
+  return false;
+}
 }  // namespace trt_cpu
 
 #endif

@@ -13,9 +13,15 @@ struct DnnlConvShape {
 
 // y = conv(x, w) + b (b may be null); all NCHW / OIHW contiguous float32.
 bool dnnl_conv_forward(const DnnlConvShape& s, const float* x, const float* w, const float* b, float* y, int threads);
+// y = relu(conv(x, w) + b): the same primitive with an eltwise_relu post-op on the accumulator.
+bool dnnl_conv_forward_relu(const DnnlConvShape& s, const float* x, const float* w, const float* b, float* y,
+                            int threads);
 // dx = conv^T(dy, w)
 bool dnnl_conv_backward_data(const DnnlConvShape& s, const float* dy, const float* w, float* dx, int threads);
 // dw = dconv/dw (dy, x)
 bool dnnl_conv_backward_weights(const DnnlConvShape& s, const float* dy, const float* x, float* dw, int threads);
+// dw as above and db = sum of dy over (N, OH, OW), one backward-weights primitive with diff_bias.
+bool dnnl_conv_backward_weights_bias(const DnnlConvShape& s, const float* dy, const float* x, float* dw, float* db,
+                                     int threads);
 
 }  // namespace trt_cpu

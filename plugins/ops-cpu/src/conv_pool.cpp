@@ -9,6 +9,7 @@
 // same column layout + col2im. TRAINRT_CPU_CONV=im2col forces this path.
 // Pooling kernels live in pool2d.cpp.
 // Deliberately not here: shape checks (runtime/ops/conv_pool.cpp), naive loops.
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <type_traits>
@@ -17,6 +18,7 @@
 #include "gemm.h"
 #include "kernel_util.h"
 #include "kernels.h"
+#include "trainrt/kernel_math.h"
 
 namespace trt_cpu {
 bool register_pool2d(const trt_host_api* host);  // pool2d.cpp
@@ -104,7 +106,8 @@ template <typename T> void col2im(const ConvGeom& g, const T* cols, T* dx, int t
 }
 
 // rows (O, N*OHW) <-> y (N, O, OHW): the GEMMs work channel-major over the whole batch.
-template <typename T> void rows_to_nchw(const ConvGeom& g, const T* rows, const T* bias, T* y, int threads) {
+template <typename T>
+void rows_to_nchw(const ConvGeom& g, const T* rows, const T* bias, T* y, int threads, bool relu = false) {
   int64_t ohw = g.ohw(), ncols = g.cols();
   parallel_for(g.N * g.O, threads, [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) {
@@ -117,6 +120,8 @@ template <typename T> void rows_to_nchw(const ConvGeom& g, const T* rows, const 
       } else {
         std::memcpy(dst, src, sizeof(T) * ohw);
       }
+      if (relu)
+        for (int64_t k = 0; k < ohw; ++k) dst[k] = trainrt::math::relu(dst[k]);
     }
   }, 16);
 }
@@ -160,14 +165,16 @@ trt_status check_args(const trt_kernel_args* a, const char* op, int min_in, int 
   return TRT_OK;
 }
 
-// conv2d: y = W_g x cols_g per group, bias added while reordering to NCHW.
-template <typename T> trt_status conv2d_typed(const trt_kernel_args* a) {
+// conv2d: y = W_g x cols_g per group, bias added while reordering to NCHW;
+// relu (conv2d_relu): y = relu(y), by oneDNN's post-op or in that same reorder.
+template <typename T> trt_status conv2d_typed(const trt_kernel_args* a, bool relu = false) {
   const trt_tensor_view &x = a->inputs[0], &w = a->inputs[1], &y = a->outputs[0];
   ConvGeom g = geom(a, x, w, y);
   const T* bias = a->n_inputs > 2 ? data<T>(a->inputs[2]) : nullptr;
   int threads = a->num_threads;
   if constexpr (std::is_same_v<T, float>)
-    if (use_dnnl<T>() && dnnl_conv_forward(dnnl_shape(g), data<T>(x), data<T>(w), bias, data<T>(y), threads))
+    if (use_dnnl<T>() && (relu ? dnnl_conv_forward_relu(dnnl_shape(g), data<T>(x), data<T>(w), bias, data<T>(y), threads)
+                               : dnnl_conv_forward(dnnl_shape(g), data<T>(x), data<T>(w), bias, data<T>(y), threads)))
       return TRT_OK;
   set_blas_threads(threads);
   int64_t og = g.O / g.G, ckk_g = g.ckk() / g.G, ncols = g.cols();
@@ -177,7 +184,7 @@ template <typename T> trt_status conv2d_typed(const trt_kernel_args* a) {
   for (int64_t gi = 0; gi < g.G; ++gi)
     gemm(false, false, og, ncols, ckk_g, T(1), data<T>(w) + gi * og * ckk_g, ckk_g, cols + gi * ckk_g * ncols, ncols,
          T(0), rows + gi * og * ncols, ncols);
-  rows_to_nchw(g, rows, bias, data<T>(y), threads);
+  rows_to_nchw(g, rows, bias, data<T>(y), threads, relu);
   return TRT_OK;
 }
 
@@ -221,6 +228,38 @@ template <typename T> trt_status conv2d_backward_weight_typed(const trt_kernel_a
   return TRT_OK;
 }
 
+// conv2d_backward_weight_bias: dw as conv2d_backward_weight, db = sum of dy over (N, OH, OW)
+// (one oneDNN backward-weights primitive with diff_bias; otherwise the GEMM path and a
+// sum accumulated in double per channel).
+template <typename T> trt_status conv2d_backward_weight_bias_typed(const trt_kernel_args* a) {
+  const trt_tensor_view &dy = a->inputs[0], &x = a->inputs[1], &dw = a->outputs[0], &db = a->outputs[1];
+  ConvGeom g = geom(a, x, dw, dy);
+  if (numel(dy) == 0) {  // no output positions: both gradients are zero
+    std::fill_n(data<T>(dw), numel(dw), T(0));
+    std::fill_n(data<T>(db), numel(db), T(0));
+    return TRT_OK;
+  }
+  if constexpr (std::is_same_v<T, float>)
+    if (use_dnnl<T>() && dnnl_conv_backward_weights_bias(dnnl_shape(g), data<T>(dy), data<T>(x), data<T>(dw),
+                                                         data<T>(db), a->num_threads))
+      return TRT_OK;
+  if (trt_status s = conv2d_backward_weight_typed<T>(a); s != TRT_OK) return s;
+  const T* gy = data<T>(dy);
+  T* out = data<T>(db);
+  int64_t ohw = g.ohw();
+  parallel_for(g.O, a->num_threads, [&](int64_t begin, int64_t end) {
+    for (int64_t o = begin; o < end; ++o) {
+      double acc = 0;
+      for (int64_t n = 0; n < g.N; ++n) {
+        const T* src = gy + (n * g.O + o) * ohw;
+        for (int64_t k = 0; k < ohw; ++k) acc += static_cast<double>(src[k]);
+      }
+      out[o] = static_cast<T>(acc);
+    }
+  }, 4);
+  return TRT_OK;
+}
+
 // conv2d: inputs [x (N, C, H, W), w (O, C/G, kH, kW), (bias (O))], outputs [y (N, O, OH, OW)],
 // int_attrs [sh, sw, ph, pw, dh, dw, groups]
 trt_status conv2d_kernel(const trt_kernel_args* a) {
@@ -243,12 +282,33 @@ trt_status conv2d_backward_weight_kernel(const trt_kernel_args* a) {
   return TRT_OK;
 }
 
+// conv2d_relu: as conv2d, y = relu(conv2d(x, w, b))
+trt_status conv2d_relu_kernel(const trt_kernel_args* a) {
+  if (trt_status s = check_args(a, "conv2d_relu", 2, 3); s != TRT_OK) return s;
+  if (numel(a->outputs[0]) == 0) return TRT_OK;
+  TRT_CPU_DISPATCH_FLOAT(a, a->inputs[0].dtype, return conv2d_typed<scalar_t>(a, /*relu=*/true));
+  return TRT_OK;
+}
+
+// conv2d_backward_weight_bias: inputs [dy, x], outputs [dw (O, C/G, kH, kW), db (O)], int_attrs as conv2d
+trt_status conv2d_backward_weight_bias_kernel(const trt_kernel_args* a) {
+  if (a->n_inputs != 2 || a->n_outputs != 2 || a->n_int_attrs < 7)
+    return fail(a, TRT_ERR_INVALID_ARGUMENT,
+                "conv2d_backward_weight_bias: wrong number of inputs, outputs or int_attrs (see docs/ops.md)");
+  if (!contiguous_args(a))
+    return fail(a, TRT_ERR_INVALID_ARGUMENT, "conv2d_backward_weight_bias: tensors must be contiguous");
+  TRT_CPU_DISPATCH_FLOAT(a, a->inputs[0].dtype, return conv2d_backward_weight_bias_typed<scalar_t>(a));
+  return TRT_OK;
+}
+
 }  // namespace
 
 bool register_conv_pool(const trt_host_api* host) {
   return add_kernel(host, "conv2d", conv2d_kernel) &&
          add_kernel(host, "conv2d_backward_input", conv2d_backward_input_kernel) &&
-         add_kernel(host, "conv2d_backward_weight", conv2d_backward_weight_kernel) && register_pool2d(host);
+         add_kernel(host, "conv2d_backward_weight", conv2d_backward_weight_kernel) &&
+         add_kernel(host, "conv2d_relu", conv2d_relu_kernel) &&
+         add_kernel(host, "conv2d_backward_weight_bias", conv2d_backward_weight_bias_kernel) && register_pool2d(host);
 }
 
 }  // namespace trt_cpu
