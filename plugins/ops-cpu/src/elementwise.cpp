@@ -3,9 +3,11 @@
 // Operands arrive expanded to the output's shape; strided_rows walks them.
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 #include "kernel_util.h"
 #include "kernels.h"
+#include "simd_loops.h"
 #include "trainrt/kernel_math.h"
 
 namespace trt_cpu {
@@ -60,8 +62,14 @@ trt_status arange_kernel(const trt_kernel_args* a) {
   return TRT_OK;
 }
 
+// A contiguous loop of simd_loops.h for (T, O), or none.
+template <typename T, typename O> using BinaryFast = void (*)(O*, const T*, const T*, int64_t);
+template <typename T> using UnaryFast = void (*)(T*, const T*, int64_t);
+
 // threads = 1 for kernels whose f has side effects (integer division's zero flag).
-template <typename T, typename O, typename F> void binary_rows(const trt_kernel_args* a, F f, int threads) {
+// fast (optional) runs contiguous rows whose operands are disjoint or identical.
+template <typename T, typename O, typename F>
+void binary_rows(const trt_kernel_args* a, F f, int threads, BinaryFast<T, O> fast = nullptr) {
   const trt_tensor_view& out = a->outputs[0];
   const trt_tensor_view& x = a->inputs[0];
   const trt_tensor_view& y = a->inputs[1];
@@ -72,6 +80,11 @@ template <typename T, typename O, typename F> void binary_rows(const trt_kernel_
     O* op = o + off[0];
     const T* ap = xp + off[1];
     const T* bp = yp + off[2];
+    if constexpr (std::is_same_v<T, O>)
+      if (fast && st[0] == 1 && st[1] == 1 && st[2] == 1 && simd::simd_ok(op, ap, n) && simd::simd_ok(op, bp, n)) {
+        fast(op, ap, bp, n);
+        return;
+      }
     if (st[0] == 1 && st[1] == 1 && st[2] == 1)
       for (int64_t i = 0; i < n; ++i) op[i] = f(ap[i], bp[i]);
     else if (st[0] == 1 && st[1] == 1 && st[2] == 0)
@@ -88,9 +101,37 @@ template <typename T, typename O, typename F> void binary_rows(const trt_kernel_
                          binary_rows<scalar_t, scalar_t>(a, [](scalar_t x, scalar_t y) { return static_cast<scalar_t>(expr); }, a->num_threads)); \
     return TRT_OK;                                                                          \
   }
-TRT_BINARY(add, x + y)
 TRT_BINARY(sub, x - y)
-TRT_BINARY(mul, x * y)
+#undef TRT_BINARY
+
+// The two with a vectorised contiguous loop (simd_loops.h) for floating types.
+template <typename T> BinaryFast<T, T> fast_add() {
+  if constexpr (std::is_floating_point_v<T>) return [](T* o, const T* x, const T* y, int64_t n) { simd::add(o, x, y, n); };
+  else return nullptr;
+}
+template <typename T> BinaryFast<T, T> fast_mul() {
+  if constexpr (std::is_floating_point_v<T>) return [](T* o, const T* x, const T* y, int64_t n) { simd::mul(o, x, y, n); };
+  else return nullptr;
+}
+trt_status add_kernel(const trt_kernel_args* a) {
+  TRT_CPU_DISPATCH_ALL(a, a->outputs[0].dtype,
+                       binary_rows<scalar_t, scalar_t>(a, [](scalar_t x, scalar_t y) { return static_cast<scalar_t>(x + y); },
+                                                        a->num_threads, fast_add<scalar_t>()));
+  return TRT_OK;
+}
+trt_status mul_kernel(const trt_kernel_args* a) {
+  TRT_CPU_DISPATCH_ALL(a, a->outputs[0].dtype,
+                       binary_rows<scalar_t, scalar_t>(a, [](scalar_t x, scalar_t y) { return static_cast<scalar_t>(x * y); },
+                                                        a->num_threads, fast_mul<scalar_t>()));
+  return TRT_OK;
+}
+
+#define TRT_BINARY(name, expr)                                                              \
+  trt_status name##_kernel(const trt_kernel_args* a) {                                      \
+    TRT_CPU_DISPATCH_ALL(a, a->outputs[0].dtype,                                            \
+                         binary_rows<scalar_t, scalar_t>(a, [](scalar_t x, scalar_t y) { return static_cast<scalar_t>(expr); }, a->num_threads)); \
+    return TRT_OK;                                                                          \
+  }
 TRT_BINARY(maximum, x >= y ? x : y)
 #undef TRT_BINARY
 
@@ -132,13 +173,15 @@ TRT_COMPARE(gt, >)
 TRT_COMPARE(ge, >=)
 #undef TRT_COMPARE
 
-template <typename T, typename F> void unary_rows(const trt_kernel_args* a, F f) {
+template <typename T, typename F> void unary_rows(const trt_kernel_args* a, F f, UnaryFast<T> fast = nullptr) {
   const trt_tensor_view& out = a->outputs[0];
   const trt_tensor_view& x = a->inputs[0];
   T* o = data<T>(out);
   const T* xp = data<T>(x);
   strided_rows_parallel<2>(out, {&out, &x}, a->num_threads, [&](auto off, int64_t n, auto st) {
-    if (st[0] == 1 && st[1] == 1)
+    if (fast && st[0] == 1 && st[1] == 1 && simd::simd_ok(o + off[0], xp + off[1], n))
+      fast(o + off[0], xp + off[1], n);
+    else if (st[0] == 1 && st[1] == 1)
       for (int64_t i = 0; i < n; ++i) o[off[0] + i] = f(xp[off[1] + i]);
     else
       for (int64_t i = 0; i < n; ++i) o[off[0] + i * st[0]] = f(xp[off[1] + i * st[1]]);
@@ -156,10 +199,17 @@ TRT_UNARY(abs, TRT_CPU_DISPATCH_FLOAT, std::abs(x))
 TRT_UNARY(exp, TRT_CPU_DISPATCH_FLOAT, std::exp(x))
 TRT_UNARY(log, TRT_CPU_DISPATCH_FLOAT, std::log(x))
 TRT_UNARY(sqrt, TRT_CPU_DISPATCH_FLOAT, std::sqrt(x))
-TRT_UNARY(relu, TRT_CPU_DISPATCH_FLOAT, trainrt::math::relu(x))
 TRT_UNARY(sigmoid, TRT_CPU_DISPATCH_FLOAT, trainrt::math::sigmoid(x))
 TRT_UNARY(tanh, TRT_CPU_DISPATCH_FLOAT, std::tanh(x))
 #undef TRT_UNARY
+
+// relu: the same formula (trainrt::math::relu, NaN -> 0), vectorised when contiguous.
+trt_status relu_kernel(const trt_kernel_args* a) {
+  TRT_CPU_DISPATCH_FLOAT(a, a->outputs[0].dtype,
+                         unary_rows<scalar_t>(a, [](scalar_t x) { return trainrt::math::relu(x); },
+                                              [](scalar_t* o, const scalar_t* x, int64_t n) { simd::relu(o, x, n); }));
+  return TRT_OK;
+}
 
 // Activation backward: inputs [dy, saved], outputs [dx]; saved is x (relu) or y.
 #define TRT_ACT_BACKWARD(name, fn)                                                                   \
@@ -168,10 +218,20 @@ TRT_UNARY(tanh, TRT_CPU_DISPATCH_FLOAT, std::tanh(x))
                            binary_rows<scalar_t, scalar_t>(a, [](scalar_t dy, scalar_t s) { return fn(dy, s); }, a->num_threads)); \
     return TRT_OK;                                                                                   \
   }
-TRT_ACT_BACKWARD(relu_backward, trainrt::math::relu_backward)
 TRT_ACT_BACKWARD(sigmoid_backward, trainrt::math::sigmoid_backward)
 TRT_ACT_BACKWARD(tanh_backward, trainrt::math::tanh_backward)
 #undef TRT_ACT_BACKWARD
+
+trt_status relu_backward_kernel(const trt_kernel_args* a) {
+  TRT_CPU_DISPATCH_FLOAT(a, a->outputs[0].dtype,
+                         binary_rows<scalar_t, scalar_t>(
+                             a, [](scalar_t dy, scalar_t s) { return trainrt::math::relu_backward(dy, s); },
+                             a->num_threads,
+                             [](scalar_t* o, const scalar_t* dy, const scalar_t* x, int64_t n) {
+                               simd::relu_backward(o, dy, x, n);
+                             }));
+  return TRT_OK;
+}
 
 }  // namespace
 

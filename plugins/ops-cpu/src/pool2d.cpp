@@ -9,6 +9,7 @@
 #include "gemm.h"
 #include "kernel_util.h"
 #include "kernels.h"
+#include "simd_loops.h"
 
 namespace trt_cpu {
 namespace {
@@ -53,37 +54,28 @@ template <typename T> void max_pool_plane(const PoolGeom& g, const T* in, T* out
   }
 }
 
-// MaxPool2d(2): selects without NaN logic so the loop stays branch-free;
-// returns false when the plane holds a NaN (the caller redoes it exactly).
-template <typename T> bool max_pool_plane_2x2(const PoolGeom& g, const T* in, T* out) {
-  bool nan_seen = false;
-  for (int64_t oh = 0; oh < g.OH; ++oh) {
-    const T* r0 = in + 2 * oh * g.W;
-    const T* r1 = r0 + g.W;
-    T* row = out + oh * g.OW;
-    for (int64_t ow = 0; ow < g.OW; ++ow) {
-      T a = r0[2 * ow], b = r0[2 * ow + 1], d = r1[2 * ow], e = r1[2 * ow + 1];
-      nan_seen |= (a != a) | (b != b) | (d != d) | (e != e);
-      T m0 = b > a ? b : a, m1 = e > d ? e : d;
-      row[ow] = m1 > m0 ? m1 : m0;
-    }
-  }
-  return !nan_seen;
-}
-
 // y: (planes, OH, OW) = max over each window of x: (planes, H, W)
 template <typename T> void max_pool(const PoolGeom& g, const T* x, T* y, int threads) {
   parallel_for(g.planes, threads, [&](int64_t begin, int64_t end) {
     for (int64_t p = begin; p < end; ++p) {
       const T* in = x + p * g.H * g.W;
       T* out = y + p * g.OH * g.OW;
-      if (!is_pool2x2(g) || !max_pool_plane_2x2(g, in, out)) max_pool_plane(g, in, out);
+      bool exact = false;
+      if (is_pool2x2(g)) {
+        exact = true;
+        for (int64_t oh = 0; oh < g.OH && exact; ++oh)
+          exact = !simd::max_pool_2x2_row(out + oh * g.OW, in + 2 * oh * g.W, in + (2 * oh + 1) * g.W, g.OW);
+      }
+      if (!exact) max_pool_plane(g, in, out);  // any window, or a plane holding a NaN
     }
   }, 8);
 }
 
 // forward: y = x[winner of window]  =>  dx[winner] += dy
-template <typename T>
+// relu_mask (max_pool2d_backward_relu): x = relu(c), and the gradient then goes
+// through relu's backward too; x[p] > 0 iff c[p] > 0, so a window's gradient
+// reaches its winner only when the winning value is > 0.
+template <typename T, bool relu_mask = false>
 void max_pool_backward(const PoolGeom& g, const T* dy, const T* x, const T* y, T* dx, int threads) {
   bool tiled = is_pool2x2(g) && g.H == 2 * g.OH && g.W == 2 * g.OW;  // windows cover the plane exactly
   parallel_for(g.planes, threads, [&](int64_t begin, int64_t end) {
@@ -93,27 +85,9 @@ void max_pool_backward(const PoolGeom& g, const T* dy, const T* x, const T* y, T
       const T* gy = dy + p * g.OH * g.OW;
       T* d = dx + p * g.H * g.W;
       if (tiled) {  // every dx element is written once: no zeroing pass, selects instead of branches
-        for (int64_t oh = 0; oh < g.OH; ++oh) {
-          const T* r0 = in + 2 * oh * g.W;
-          const T* r1 = r0 + g.W;
-          T* d0 = d + 2 * oh * g.W;
-          T* d1 = d0 + g.W;
-          const T* yr = ym + oh * g.OW;
-          const T* gr = gy + oh * g.OW;
-          for (int64_t ow = 0; ow < g.OW; ++ow) {
-            T y_ = yr[ow], g_ = gr[ow];
-            T a = r0[2 * ow], b = r0[2 * ow + 1], c = r1[2 * ow], e = r1[2 * ow + 1];
-            bool y_nan = y_ != y_;
-            bool wa = (a == y_) | ((a != a) & y_nan);
-            bool wb = !wa & ((b == y_) | ((b != b) & y_nan));
-            bool wc = !(wa | wb) & ((c == y_) | ((c != c) & y_nan));
-            bool we = !(wa | wb | wc);
-            d0[2 * ow] = wa ? g_ : T(0);
-            d0[2 * ow + 1] = wb ? g_ : T(0);
-            d1[2 * ow] = wc ? g_ : T(0);
-            d1[2 * ow + 1] = we ? g_ : T(0);
-          }
-        }
+        for (int64_t oh = 0; oh < g.OH; ++oh)
+          simd::max_pool_2x2_backward_row(d + 2 * oh * g.W, d + (2 * oh + 1) * g.W, in + 2 * oh * g.W,
+                                          in + (2 * oh + 1) * g.W, ym + oh * g.OW, gy + oh * g.OW, g.OW, relu_mask);
         continue;
       }
       std::memset(d, 0, sizeof(T) * g.H * g.W);
@@ -128,7 +102,7 @@ void max_pool_backward(const PoolGeom& g, const T* dy, const T* x, const T* y, T
                 winner = ih * g.W + iw;
                 break;
               }
-          if (winner >= 0) d[winner] += gy[k];
+          if (winner >= 0 && (!relu_mask || in[winner] > T(0))) d[winner] += gy[k];
         }
       }
     }
@@ -206,6 +180,18 @@ trt_status max_pool2d_backward_kernel(const trt_kernel_args* a) {
   return TRT_OK;
 }
 
+// max_pool2d_backward_relu: as max_pool2d_backward, where x = relu(c) for some c:
+// dx = relu_backward(max_pool2d_backward(dy, x, y), c) in one pass.
+trt_status max_pool2d_backward_relu_kernel(const trt_kernel_args* a) {
+  if (trt_status s = check(a, "max_pool2d_backward_relu", 3, 1, 6); s != TRT_OK) return s;
+  PoolGeom g = geom(a, a->outputs[0], a->inputs[0]);
+  TRT_CPU_DISPATCH_FLOAT(a, a->inputs[0].dtype,
+                         max_pool_backward<scalar_t, /*relu_mask=*/true>(
+                             g, data<scalar_t>(a->inputs[0]), data<scalar_t>(a->inputs[1]),
+                             data<scalar_t>(a->inputs[2]), data<scalar_t>(a->outputs[0]), a->num_threads));
+  return TRT_OK;
+}
+
 // avg_pool2d: inputs [x], outputs [y], int_attrs [kh, kw, sh, sw, ph, pw, count_include_pad]
 trt_status avg_pool2d_kernel(const trt_kernel_args* a) {
   if (trt_status s = check(a, "avg_pool2d", 1, 1, 7); s != TRT_OK) return s;
@@ -231,6 +217,7 @@ trt_status avg_pool2d_backward_kernel(const trt_kernel_args* a) {
 bool register_pool2d(const trt_host_api* host) {
   return add_kernel(host, "max_pool2d", max_pool2d_kernel) &&
          add_kernel(host, "max_pool2d_backward", max_pool2d_backward_kernel) &&
+         add_kernel(host, "max_pool2d_backward_relu", max_pool2d_backward_relu_kernel) &&
          add_kernel(host, "avg_pool2d", avg_pool2d_kernel) &&
          add_kernel(host, "avg_pool2d_backward", avg_pool2d_backward_kernel);
 }

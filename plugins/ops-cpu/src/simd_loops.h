@@ -1,0 +1,41 @@
+// The contiguous inner loops of the hot element-wise and pooling kernels, as
+// plain counted loops over __restrict__ pointers with branch-free selects, so
+// they vectorise. The plugin is built for the x86-64 baseline (SSE2); these
+// functions are compiled again for AVX2 and AVX-512 (GCC/Clang function
+// multi-versioning, target_clones) and the loader picks the machine's best.
+// No FMA is enabled in the clones: every result is rounded exactly as the
+// scalar expressions in trainrt/kernel_math.h.
+// Operands may be the same array (in-place) but must not overlap otherwise;
+// the callers check (simd_ok) and keep their strided loops for the rest.
+#pragma once
+#include <cstdint>
+
+namespace trt_cpu::simd {
+
+// out and each input either the same array or disjoint over n elements.
+template <typename T> bool simd_ok(const T* out, const T* in, int64_t n) {
+  return out == in || out + n <= in || in + n <= out;
+}
+
+void relu(float* y, const float* x, int64_t n);
+void relu(double* y, const double* x, int64_t n);
+void relu_backward(float* dx, const float* dy, const float* x, int64_t n);
+void relu_backward(double* dx, const double* dy, const double* x, int64_t n);
+void add(float* y, const float* a, const float* b, int64_t n);
+void add(double* y, const double* a, const double* b, int64_t n);
+void mul(float* y, const float* a, const float* b, int64_t n);
+void mul(double* y, const double* a, const double* b, int64_t n);
+
+// MaxPool2d(2) over one output row: out[ow] = max of r0[2ow..2ow+1], r1[2ow..2ow+1]
+// (no NaN logic); returns true when any of the inputs was NaN.
+bool max_pool_2x2_row(float* out, const float* r0, const float* r1, int64_t OW);
+bool max_pool_2x2_row(double* out, const double* r0, const double* r1, int64_t OW);
+// Its backward over one output row of an exactly tiled plane: each window's
+// winner (first element equal to y, or first NaN when y is NaN) gets dy, the
+// others 0; relu_mask: the winner gets dy only when its value is > 0.
+void max_pool_2x2_backward_row(float* d0, float* d1, const float* r0, const float* r1, const float* y,
+                               const float* dy, int64_t OW, bool relu_mask);
+void max_pool_2x2_backward_row(double* d0, double* d1, const double* r0, const double* r1, const double* y,
+                               const double* dy, int64_t OW, bool relu_mask);
+
+}  // namespace trt_cpu::simd
