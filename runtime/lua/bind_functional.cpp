@@ -4,6 +4,7 @@
 // with parameters (scripts/trainrt/nn), tensor methods (bind_tensor.cpp).
 #include <array>
 #include <string>
+#include <vector>
 
 #include "lua/bindings.h"
 #include "lua/lua_util.h"
@@ -176,6 +177,40 @@ int f_adam_step(lua_State* L) {
   return 0;
 }
 
+// A Lua list of tensors at idx (copies of the handles: they share storage).
+std::vector<Tensor> check_tensor_list(lua_State* L, int idx, const char* what) {
+  luaL_checktype(L, idx, LUA_TTABLE);
+  std::vector<Tensor> out;
+  lua_Integer n = luaL_len(L, idx);
+  out.reserve(static_cast<size_t>(n));
+  for (lua_Integer i = 1; i <= n; ++i) {
+    lua_geti(L, idx, i);
+    TRT_CHECK(!lua_isnil(L, -1), what, "[", i, "] is nil");
+    out.push_back(check_tensor(L, lua_gettop(L)));
+    lua_pop(L, 1);
+  }
+  return out;
+}
+
+// adam_step_multi({params}, {grads}, {exp_avgs}, {exp_avg_sqs}, {lr=, ...}, step): adam_step on each,
+// one kernel launch per (device, dtype).
+int f_adam_step_multi(lua_State* L) {
+  std::vector<Tensor> params = check_tensor_list(L, 1, "params");
+  std::vector<Tensor> grads = check_tensor_list(L, 2, "grads");
+  std::vector<Tensor> exp_avgs = check_tensor_list(L, 3, "exp_avgs");
+  std::vector<Tensor> exp_avg_sqs = check_tensor_list(L, 4, "exp_avg_sqs");
+  luaL_checktype(L, 5, LUA_TTABLE);
+  ops::AdamOptions o;
+  o.lr = opt_number_field(L, 5, "lr", o.lr);
+  o.beta1 = opt_number_field(L, 5, "beta1", o.beta1);
+  o.beta2 = opt_number_field(L, 5, "beta2", o.beta2);
+  o.eps = opt_number_field(L, 5, "eps", o.eps);
+  o.weight_decay = opt_number_field(L, 5, "weight_decay", o.weight_decay);
+  o.decoupled_weight_decay = opt_bool_field(L, 5, "decoupled", o.decoupled_weight_decay);
+  ops::adam_step_multi(params, grads, exp_avgs, exp_avg_sqs, o, luaL_checkinteger(L, 6));
+  return 0;
+}
+
 const luaL_Reg kFunctions[] = {
     {"relu", guarded<unary<ops::relu>>},
     {"sigmoid", guarded<unary<ops::sigmoid>>},
@@ -192,6 +227,7 @@ const luaL_Reg kFunctions[] = {
     {"dropout", guarded<f_dropout>},
     {"sgd_step", guarded<f_sgd_step>},
     {"adam_step", guarded<f_adam_step>},
+    {"adam_step_multi", guarded<f_adam_step_multi>},
     {nullptr, nullptr},
 };
 

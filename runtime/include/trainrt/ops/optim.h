@@ -1,6 +1,8 @@
 // Fused, in-place optimizer updates (one kernel per parameter). Not recorded by
 // autograd. Formulas follow torch.optim.SGD / Adam / AdamW exactly.
 #pragma once
+#include <vector>
+
 #include "trainrt/tensor.h"
 
 namespace trainrt::ops {
@@ -20,5 +22,11 @@ struct AdamOptions {
 // step: 1-based count of this update (bias correction).
 void adam_step(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq, const AdamOptions& options,
                int64_t step);
+// adam_step on every (params[i], grads[i], exp_avgs[i], exp_avg_sqs[i]) with one
+// shared step: one `adam_multi` kernel launch per (device, dtype) among them, or
+// per-tensor adam_step launches where the device's plugin has no adam_multi.
+// Results are bitwise those of adam_step on each.
+void adam_step_multi(std::vector<Tensor>& params, const std::vector<Tensor>& grads, std::vector<Tensor>& exp_avgs,
+                     std::vector<Tensor>& exp_avg_sqs, const AdamOptions& options, int64_t step);
 
 }  // namespace trainrt::ops
