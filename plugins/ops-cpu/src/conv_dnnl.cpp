@@ -12,6 +12,7 @@
 
 #include <array>
 #include <dnnl.hpp>
+#include <limits>
 #include <map>
 #include <memory>
 #include <vector>
@@ -83,8 +84,11 @@ Prims& prims_for(const DnnlConvShape& s) {
 
 void ensure_fwd_relu(Prims& p) {
   if (p.have_fwd_relu) return;
+  // relu as clip to [0, +inf): eltwise_relu computes alpha * x = -0.0 for negative x
+  // (and keeps NaN), where trainrt::math::relu gives +0.0 (and 0 for NaN); clip's
+  // max(x, 0) gives +0.0 for both, so y is bitwise relu(conv2d(x, w, b)).
   post_ops ops;
-  ops.append_eltwise(1.f, algorithm::eltwise_relu, 0.f, 0.f);
+  ops.append_eltwise(1.f, algorithm::eltwise_clip, 0.f, std::numeric_limits<float>::infinity());
   primitive_attr attr;
   attr.set_post_ops(ops);
   auto any_x = memory::desc(p.x_dims, dt::f32, tag::any), any_y = memory::desc(p.y_dims, dt::f32, tag::any),
