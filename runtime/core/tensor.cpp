@@ -9,6 +9,7 @@
 #include <numeric>
 
 #include "trainrt/autograd.h"
+#include "trainrt/capture.h"
 #include "trainrt/error.h"
 #include "trainrt/ops.h"
 
@@ -75,6 +76,7 @@ void* Tensor::kernel_data_ptr() const {
 }
 
 void* Tensor::data_ptr() const {
+  capture::on_host_access(storage().get());
   storage()->wait_ready();
   return kernel_data_ptr();
 }

@@ -1,6 +1,7 @@
 // Storage lifetime: memory comes from and returns to the device's allocator.
 #include "trainrt/storage.h"
 
+#include "trainrt/capture.h"
 #include "trainrt/stream.h"
 
 namespace trainrt {
@@ -8,6 +9,7 @@ namespace trainrt {
 Storage::Storage(size_t nbytes, Device device)
     : nbytes_(nbytes), device_(device), allocator_(&allocator_for(device.type)) {
   data_ = allocator_->allocate(device, nbytes);
+  capture::on_storage_created(this);
 }
 
 void Storage::note_use(Device queue, uint64_t position) {

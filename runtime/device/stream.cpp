@@ -4,6 +4,7 @@
 // Not here: what a task does (dispatch.cpp launches kernels, creation.cpp copies).
 #include "trainrt/stream.h"
 
+#include "trainrt/capture.h"
 #include "trainrt/devices.h"
 
 #include <atomic>
@@ -218,6 +219,7 @@ int threads_for(Device device) {
 }
 
 uint64_t launch(Device device, std::string what, std::function<void()> task) {
+  capture::on_launch(what);
   if (Queue* q = queue_of(device)) return q->launch(std::move(what), std::move(task));
   task();
   // Synchronous execution waits for the device too (CUDA_LAUNCH_BLOCKING=1's meaning).
@@ -254,11 +256,13 @@ void queue_wait(Device device, Device other, uint64_t position) {
 }
 
 void synchronize(Device device) {
+  capture::on_synchronize();
   if (Queue* q = existing_queue(device)) q->wait(q->launched());
   if (device.type != DeviceType::CPU) synchronize_device_stream(device);
 }
 
 void synchronize_all() {
+  capture::on_synchronize();
   std::vector<Queue*> all;
   {
     Queues& q = queues();

@@ -20,6 +20,7 @@ void bind_data(lua_State* L);        // bind_data.cpp (data engineer): datasets 
 void bind_dist(lua_State* L);        // bind_dist.cpp: the job's process group, collectives, DDP reducer
 void bind_checkpoint(lua_State* L);  // bind_checkpoint.cpp: safetensors files, generator state (trainrt._checkpoint)
 void bind_devices(lua_State* L);     // bind_devices.cpp: trainrt.devices, the logical CPU devices (--devices)
-void bind_metrics(lua_State* L);     // bind_metrics.cpp: trainrt.metrics (step, set, inc, observe, text)
+void bind_metrics(lua_State* L);      // bind_metrics.cpp: trainrt.metrics (step, set, inc, observe, text)
+void bind_compile(lua_State* L);      // bind_compile.cpp: trainrt.compile (captured step plans), compile_host
 
 }  // namespace trainrt::lua

@@ -134,6 +134,7 @@ int LuaState::open(const RunContext& run) {
   bind_checkpoint(L);
   bind_devices(L);
   bind_metrics(L);
+  bind_compile(L);
   set_run_context(L, run, script_dir);
   lua_setfield(L, -2, "trainrt.core");
   lua_pop(L, 2);

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <thread>
 
+#include "trainrt/capture.h"
 #include "trainrt/devices.h"
 #include "trainrt/error.h"
 #include "trainrt/stream.h"
@@ -183,6 +184,36 @@ std::string describe(const std::string& op, const std::vector<trt_tensor_view>& 
 
 }  // namespace
 
+void run_kernel_call(const KernelCall& call) {
+  char error[512] = {0};
+  trt_kernel_args args = kernel_args(call.inputs, call.outputs, call.int_attrs, call.float_attrs, error, sizeof(error));
+  args.num_threads = call.threads;
+  args.stream = call.stream;
+  trt_status status;
+  if (profiling_enabled()) {
+    auto start = std::chrono::steady_clock::now();
+    status = call.fn(&args);
+    KernelProfile::instance().add(call.op,
+                                  std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  } else {
+    status = call.fn(&args);
+  }
+  if (status == TRT_OK) return;
+  const std::string& op = call.op;
+  std::string message = error[0] ? std::string(error) : "kernel failed with status " + std::to_string(status);
+  // Kernels usually prefix their own name: show the op the caller used instead
+  // (cross_entropy for the nll_loss kernel), and add it when they did not.
+  if (call.kernel != op && message.rfind(call.kernel + ":", 0) == 0) message = op + message.substr(call.kernel.size());
+  if (message.rfind(op, 0) != 0) message = op + ": " + message;
+  throw LaunchedTaskError(message, describe(op, call.inputs));
+}
+
+trt_kernel_fn find_kernel(const std::string& kernel, DeviceType device) {
+  std::lock_guard lock(registry_mutex());
+  auto it = registry().find({kernel, device});
+  return it == registry().end() ? nullptr : it->second.fn;
+}
+
 void launch_kernel(const std::string& op, trt_kernel_fn fn, const std::vector<Tensor>& inputs,
                    const std::vector<Tensor>& outputs, std::vector<int64_t> int_attrs, std::vector<double> float_attrs,
                    const std::string& kernel_name) {
@@ -203,32 +234,19 @@ void launch_kernel(const std::string& op, trt_kernel_fn fn, const std::vector<Te
   pack(outputs, out_views);
   TRT_CHECK(first != nullptr, op, ": called without tensors");
   Device device = first->device();
-  int threads = threads_for(device);
-  void* stream = device_stream(device);  // nullptr on the CPU
-  auto task = [op, kernel_name, fn, threads, stream, in_views = std::move(in_views), out_views = std::move(out_views),
-               int_attrs = std::move(int_attrs), float_attrs = std::move(float_attrs), storages]() {
-    char error[512] = {0};
-    trt_kernel_args args = kernel_args(in_views, out_views, int_attrs, float_attrs, error, sizeof(error));
-    args.num_threads = threads;
-    args.stream = stream;
-    trt_status status;
-    if (profiling_enabled()) {
-      auto start = std::chrono::steady_clock::now();
-      status = fn(&args);
-      KernelProfile::instance().add(op, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-    } else {
-      status = fn(&args);
-    }
-    if (status != TRT_OK) {
-      std::string message = error[0] ? std::string(error) : "kernel failed with status " + std::to_string(status);
-      // Kernels usually prefix their own name: show the op the caller used instead
-      // (cross_entropy for the nll_loss kernel), and add it when they did not.
-      if (!kernel_name.empty() && kernel_name != op && message.rfind(kernel_name + ":", 0) == 0)
-        message = op + message.substr(kernel_name.size());
-      if (message.rfind(op, 0) != 0) message = op + ": " + message;
-      throw LaunchedTaskError(message, describe(op, in_views));
-    }
-  };
+  auto call = std::make_shared<KernelCall>();
+  call->op = op;
+  call->kernel = kernel_name.empty() ? op : kernel_name;
+  call->fn = fn;
+  call->inputs = std::move(in_views);
+  call->outputs = std::move(out_views);
+  call->int_attrs = std::move(int_attrs);
+  call->float_attrs = std::move(float_attrs);
+  call->threads = threads_for(device);
+  call->stream = device_stream(device);  // nullptr on the CPU
+  if (capture::active()) capture::record_kernel(*call, device, storages);
+  auto task = [call, storages]() { run_kernel_call(*call); };
+  capture::LaunchFromKernel from_kernel;
   uint64_t position = launch(device, op, std::move(task));
   if (position)
     for (const StoragePtr& s : storages) s->note_use(device, position);

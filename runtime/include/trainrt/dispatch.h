@@ -34,6 +34,25 @@ trt_kernel_args kernel_args(const std::vector<trt_tensor_view>& inputs, const st
                             const std::vector<int64_t>& int_attrs, const std::vector<double>& float_attrs, char* error,
                             size_t error_capacity);
 
+// One kernel call as a queue runs it: the op it serves (named in errors and the
+// profile), the registered kernel name, the function, packed views (their
+// data pointers are fixed) and attributes. launch_kernel enqueues one; a
+// captured step plan (trainrt/capture.h) replays its recorded ones.
+struct KernelCall {
+  std::string op, kernel;
+  trt_kernel_fn fn = nullptr;
+  std::vector<trt_tensor_view> inputs, outputs;
+  std::vector<int64_t> int_attrs;
+  std::vector<double> float_attrs;
+  int threads = 1;
+  void* stream = nullptr;  // the device's stream (nullptr on the CPU)
+};
+// Runs the call on the calling thread (a queue's): profiled when asked, a
+// failure thrown as LaunchedTaskError "<op>: <kernel's message>".
+void run_kernel_call(const KernelCall& call);
+// The registered function for (kernel, device type), or nullptr.
+trt_kernel_fn find_kernel(const std::string& kernel, DeviceType device);
+
 // Launches fn on the queue of the tensors' device (trainrt/stream.h): the
 // task keeps their storage alive and records its use, so the host waits for
 // it before touching them. All tensors must share one device. A failure is

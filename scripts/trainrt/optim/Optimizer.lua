@@ -89,8 +89,14 @@ function Optimizer:zero_grad()
 end
 
 -- One update of every parameter that has a gradient. closure (optional):
--- re-evaluates the loss, returned as step's result.
+-- re-evaluates the loss, returned as step's result. Inside a step being
+-- captured by trainrt.compile, the update is a host node: the learning rate
+-- and step count live here on the host, so every replay calls it again.
 function Optimizer:step(closure)
+  return trainrt.compile_host(function() return self:_step(closure) end)
+end
+
+function Optimizer:_step(closure)
   local loss
   if closure then loss = closure() end
   self:_each(function(p, group, k)

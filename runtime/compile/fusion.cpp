@@ -1,0 +1,153 @@
+// Fusion passes over a captured step (plan.h). Each pass finds a producer and
+// its only consumer and lets one fused kernel do both, when the plugin of the
+// plan's device registered the fused kernel (so a device without it keeps
+// the plain nodes). A pass only rewrites what it can prove equal:
+//   conv2d -> relu                   => conv2d_relu (the ReLU as a post-op);
+//     relu_backward's saved input becomes the ReLU's output: y > 0 iff x > 0.
+//   max_pool2d_backward -> relu_backward, where the pool's input is that
+//     ReLU's output             => max_pool2d_backward_relu (one pass).
+// The intermediate between the two (conv output, pooled gradient) disappears,
+// which is also the in-place activation: no pre-activation tensor is kept.
+#include <algorithm>
+#include <cstring>
+
+#include "compile/plan.h"
+
+namespace trainrt::compile {
+namespace {
+
+bool same_view(const trt_tensor_view& a, const trt_tensor_view& b) {
+  if (a.data != b.data || a.ndim != b.ndim || a.dtype != b.dtype) return false;
+  for (int i = 0; i < a.ndim; ++i)
+    if (a.sizes[i] != b.sizes[i] || a.strides[i] != b.strides[i]) return false;
+  return true;
+}
+
+struct Use {
+  size_t node;
+  size_t view;  // index into the node's buffers: inputs first, then outputs
+  bool output;
+};
+
+class Pass {
+ public:
+  explicit Pass(Plan& plan) : plan_(plan), nodes_(plan.nodes()) {}
+
+  std::vector<Use> uses(int buffer) const {
+    std::vector<Use> out;
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      if (nodes_[i].removed) continue;
+      const Node& n = nodes_[i];
+      for (size_t v = 0; v < n.buffers.size(); ++v)
+        if (n.buffers[v] == buffer) out.push_back({i, v, v >= n.call.inputs.size()});
+    }
+    return out;
+  }
+  int output_buffer(const Node& n, size_t k) const { return n.buffers[n.call.inputs.size() + k]; }
+  bool internal(int buffer) const { return plan_.buffers()[static_cast<size_t>(buffer)].internal; }
+  // The first (non-removed) node that touches `buffer`.
+  size_t first_use(int buffer) const {
+    auto u = uses(buffer);
+    return u.empty() ? nodes_.size() : u.front().node;
+  }
+  trt_kernel_fn fused(const char* kernel) const { return find_kernel(kernel, plan_.device().type); }
+
+  void retarget(Node& n, const char* kernel, trt_kernel_fn fn) {
+    n.call.kernel = kernel;
+    n.call.op = kernel;
+    n.call.fn = fn;
+  }
+
+ protected:
+  Plan& plan_;
+  std::vector<Node>& nodes_;
+};
+
+// conv2d (output c) -> relu (c -> r); c otherwise read only as relu_backward's saved input.
+int fuse_conv_relu(Pass& p, std::vector<Node>& nodes, std::vector<std::string>& applied) {
+  trt_kernel_fn fn = p.fused("conv2d_relu");
+  if (!fn) return 0;
+  int count = 0;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    Node& conv = nodes[i];
+    if (conv.removed || conv.call.kernel != "conv2d" || conv.call.outputs.size() != 1) continue;
+    int c = p.output_buffer(conv, 0);
+    if (!p.internal(c)) continue;
+    const trt_tensor_view c_view = conv.call.outputs[0];
+    long relu = -1;
+    std::vector<size_t> backward;
+    bool ok = true;
+    for (const Use& u : p.uses(c)) {
+      if (u.node == i) continue;
+      const Node& n = nodes[u.node];
+      if (n.call.kernel == "relu" && !u.output && u.view == 0 && same_view(n.call.inputs[0], c_view) && relu < 0 &&
+          n.segment == conv.segment)
+        relu = static_cast<long>(u.node);
+      else if (n.call.kernel == "relu_backward" && !u.output && u.view == 1 && same_view(n.call.inputs[1], c_view))
+        backward.push_back(u.node);
+      else
+        ok = false;
+    }
+    if (!ok || relu < 0) continue;
+    Node& r = nodes[static_cast<size_t>(relu)];
+    int r_buffer = p.output_buffer(r, 0);
+    if (p.first_use(r_buffer) != static_cast<size_t>(relu)) continue;  // r is written first by the relu
+    for (size_t b : backward) {
+      nodes[b].call.inputs[1] = r.call.outputs[0];
+      nodes[b].buffers[1] = r_buffer;
+    }
+    conv.call.outputs[0] = r.call.outputs[0];
+    conv.buffers[conv.call.inputs.size()] = r_buffer;
+    p.retarget(conv, "conv2d_relu", fn);
+    r.removed = true;
+    applied.push_back("conv2d+relu");
+    ++count;
+  }
+  return count;
+}
+
+// max_pool2d_backward (dy, x, y -> dx) -> relu_backward (dx, x -> dc): x is both
+// the pool's input and the ReLU's output (after fuse_conv_relu), dx read by nothing else.
+int fuse_pool_backward_relu(Pass& p, std::vector<Node>& nodes, std::vector<std::string>& applied) {
+  trt_kernel_fn fn = p.fused("max_pool2d_backward_relu");
+  if (!fn) return 0;
+  int count = 0;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    Node& pool = nodes[i];
+    if (pool.removed || pool.call.kernel != "max_pool2d_backward" || pool.call.outputs.size() != 1) continue;
+    int dx = p.output_buffer(pool, 0);
+    if (!p.internal(dx)) continue;
+    long relu_bw = -1;
+    bool ok = true;
+    for (const Use& u : p.uses(dx)) {
+      if (u.node == i) continue;
+      const Node& n = nodes[u.node];
+      if (n.call.kernel == "relu_backward" && !u.output && u.view == 0 && relu_bw < 0 && n.segment == pool.segment &&
+          same_view(n.call.inputs[0], pool.call.outputs[0]) && same_view(n.call.inputs[1], pool.call.inputs[1]))
+        relu_bw = static_cast<long>(u.node);
+      else
+        ok = false;
+    }
+    if (!ok || relu_bw < 0) continue;
+    Node& q = nodes[static_cast<size_t>(relu_bw)];
+    int dc = p.output_buffer(q, 0);
+    if (p.first_use(dc) != static_cast<size_t>(relu_bw)) continue;
+    pool.call.outputs[0] = q.call.outputs[0];
+    pool.buffers[pool.call.inputs.size()] = dc;
+    p.retarget(pool, "max_pool2d_backward_relu", fn);
+    q.removed = true;
+    applied.push_back("max_pool2d_backward+relu_backward");
+    ++count;
+  }
+  return count;
+}
+
+}  // namespace
+
+void fuse(Plan& plan, std::vector<std::string>& applied) {
+  Pass pass(plan);
+  fuse_conv_relu(pass, plan.nodes(), applied);
+  fuse_pool_backward_relu(pass, plan.nodes(), applied);
+}
+
+}  // namespace trainrt::compile

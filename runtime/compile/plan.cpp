@@ -1,0 +1,116 @@
+// Plan construction and replay (plan.h): buffers from the recorded storages,
+// fusion, the memory plan, and one queue task per segment.
+#include "compile/plan.h"
+
+#include <algorithm>
+#include <map>
+
+#include "trainrt/error.h"
+#include "trainrt/stream.h"
+
+namespace trainrt::compile {
+
+Plan::Plan(capture::Recording&& recording, const std::vector<StoragePtr>& keep_alive) {
+  TRT_CHECK(recording.failure.empty(), "compile: cannot plan a step that ", recording.failure);
+  if (!recording.kernels.empty()) device_ = recording.kernels.front().device;
+
+  // How often the recording itself refers to each storage: a storage referred
+  // to by nobody else (use_count == those references) is the step's own.
+  std::map<const Storage*, long> recorded_refs;
+  for (const auto& k : recording.kernels)
+    for (const StoragePtr& s : k.storages) ++recorded_refs[s.get()];
+  auto in = [](const std::vector<const Storage*>& list, const Storage* s) {
+    return std::find(list.begin(), list.end(), s) != list.end();
+  };
+  std::map<const Storage*, int> buffer_of;
+  for (const auto& k : recording.kernels)
+    for (const StoragePtr& s : k.storages) {
+      if (buffer_of.count(s.get())) continue;
+      bool kept = std::any_of(keep_alive.begin(), keep_alive.end(), [&](const StoragePtr& p) { return p == s; });
+      Buffer b;
+      bool only_recorded = s.use_count() == recorded_refs[s.get()];
+      b.internal = !kept && only_recorded && in(recording.created, s.get()) && !in(recording.host_written, s.get());
+      // Memory from before the step that nothing refers to any more: the step
+      // read a value and then replaced it (gradients summed across steps
+      // without zero_grad). A replay would read the stale value again.
+      TRT_CHECK(kept || !only_recorded || in(recording.created, s.get()),
+                "it reads a tensor from before the step that it then replaces (gradient accumulation without "
+                "zero_grad?), which a replay would read again");
+      b.storage = s;
+      b.base = static_cast<char*>(s->data());
+      b.bytes = s->nbytes();
+      buffer_of[s.get()] = static_cast<int>(buffers_.size());
+      buffers_.push_back(std::move(b));
+    }
+
+  size_t host_node = 0;
+  for (size_t i = 0; i < recording.kernels.size(); ++i) {
+    while (host_node < recording.host_node_after.size() && recording.host_node_after[host_node] <= i) ++host_node;
+    auto& k = recording.kernels[i];
+    Node node;
+    node.call = std::move(k.call);
+    node.segment = static_cast<int>(host_node);
+    for (const StoragePtr& s : k.storages) node.buffers.push_back(buffer_of[s.get()]);
+    nodes_.push_back(std::move(node));
+  }
+  stats_.recorded_kernels = nodes_.size();
+  segment_nodes_.resize(recording.host_node_after.size() + 1);
+  recording.kernels.clear();  // drops the recording's references: internal storages now live in buffers_ only
+
+  fuse(*this, stats_.fusions);
+  finish_layout();
+}
+
+void Plan::finish_layout() {
+  nodes_.erase(std::remove_if(nodes_.begin(), nodes_.end(), [](const Node& n) { return n.removed; }), nodes_.end());
+  stats_.kernels = nodes_.size();
+
+  // Buffers no node uses any more (a fused-away intermediate) are dropped.
+  std::vector<bool> used(buffers_.size(), false);
+  for (const Node& n : nodes_)
+    for (int b : n.buffers) used[static_cast<size_t>(b)] = true;
+  for (size_t b = 0; b < buffers_.size(); ++b)
+    if (!used[b]) buffers_[b].storage.reset();
+
+  for (const Buffer& b : buffers_)
+    if (b.internal && b.storage) stats_.internal_bytes += b.bytes;
+  stats_.arena_bytes = plan_memory(nodes_, buffers_);
+  if (stats_.arena_bytes) arena_ = std::make_shared<Storage>(stats_.arena_bytes, device_);
+  for (Node& n : nodes_) {
+    size_t v = 0;
+    auto relocate = [&](trt_tensor_view& view) {
+      const Buffer& b = buffers_[static_cast<size_t>(n.buffers[v++])];
+      if (!b.internal || !view.data) return;
+      view.data = static_cast<char*>(arena_->data()) + b.arena_offset + (static_cast<char*>(view.data) - b.base);
+    };
+    for (auto& view : n.call.inputs) relocate(view);
+    for (auto& view : n.call.outputs) relocate(view);
+  }
+  for (Buffer& b : buffers_)
+    if (b.internal) b.storage.reset();  // back to the allocator: the arena holds the step's intermediates now
+
+  segment_uses_.assign(segment_nodes_.size(), {});
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    size_t s = static_cast<size_t>(nodes_[i].segment);
+    segment_nodes_[s].push_back(i);
+    for (int b : nodes_[i].buffers) {
+      const StoragePtr& storage = buffers_[static_cast<size_t>(b)].storage;
+      auto& uses = segment_uses_[s];
+      if (storage && std::find(uses.begin(), uses.end(), storage) == uses.end()) uses.push_back(storage);
+    }
+    if (arena_ && std::find(segment_uses_[s].begin(), segment_uses_[s].end(), arena_) == segment_uses_[s].end())
+      segment_uses_[s].push_back(arena_);
+  }
+}
+
+void Plan::launch_segment(size_t s, const std::shared_ptr<Plan>& self) {
+  if (segment_nodes_[s].empty()) return;
+  auto task = [self, s]() {
+    for (size_t i : self->segment_nodes_[s]) run_kernel_call(self->nodes_[i].call);
+  };
+  uint64_t position = launch(device_, "compiled step", std::move(task));
+  if (position)
+    for (const StoragePtr& storage : segment_uses_[s]) storage->note_use(device_, position);
+}
+
+}  // namespace trainrt::compile
