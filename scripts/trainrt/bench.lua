@@ -71,9 +71,13 @@ local function make_step(model, batch_size, sample_shape)
   end, x
 end
 
+-- Kernels run asynchronously on the device queue: a timing starts and ends
+-- with the queue drained, or it would measure enqueueing, not work.
 local function time_steps(step, n)
+  trainrt.synchronize()
   local start = trainrt.clock()
   for _ = 1, n do step() end
+  trainrt.synchronize()
   return trainrt.clock() - start
 end
 
@@ -82,10 +86,12 @@ end
 local function sgemm_gflops(n)
   local a, b = trainrt.randn({ n, n }), trainrt.randn({ n, n })
   a:matmul(b)  -- warm-up (thread pool start, caches)
+  trainrt.synchronize()
   local best = math.huge
   for _ = 1, 8 do
     local start = trainrt.clock()
     a:matmul(b)
+    trainrt.synchronize()
     best = math.min(best, trainrt.clock() - start)
   end
   return 2 * n * n * n / best / 1e9
