@@ -10,11 +10,15 @@
 #ifdef TRT_HAVE_DNNL
 #include <omp.h>
 
+#include "trainrt/plugin_abi.h"
+
 #include <array>
 #include <dnnl.hpp>
 #include <limits>
 #include <map>
+#include <cstdlib>
 #include <memory>
+#include <unordered_map>
 #include <vector>
 
 namespace trt_cpu {
@@ -23,6 +27,57 @@ namespace {
 using namespace dnnl;
 using tag = memory::format_tag;
 using dt = memory::data_type;
+
+// dnnl_set_host: the host's allocator for the scratchpads. Copied: the trt_host_api
+// the loader passes lives only during init (its alloc/free do not use `host`).
+void* (*g_alloc)(void*, int32_t, int32_t, size_t) = nullptr;
+void (*g_free)(void*, int32_t, int32_t, void*, size_t) = nullptr;
+void* g_host_handle = nullptr;
+
+// Primitives take their scratchpad from the caller (scratchpad_mode::user), so it
+// comes out of the host's allocator (counted by trainrt.memory()) and is reused.
+primitive_attr user_scratchpad() {
+  primitive_attr attr;
+  attr.set_scratchpad_mode(scratchpad_mode::user);
+  return attr;
+}
+
+// One grow-only scratchpad per calling thread (a device queue's thread, as the
+// primitive cache below), from the host's CPU allocator; freed at thread exit.
+class Scratchpad {
+ public:
+  ~Scratchpad() { release(); }
+  void* get(size_t bytes) {
+    if (bytes <= bytes_) return ptr_;
+    release();
+    from_host_ = g_alloc && g_free;
+    ptr_ = from_host_ ? g_alloc(g_host_handle, TRT_DEVICE_CPU, 0, bytes) : std::malloc(bytes);
+    if (!ptr_) throw dnnl::error(dnnl_out_of_memory, "convolution scratchpad");
+    bytes_ = bytes;
+    return ptr_;
+  }
+
+ private:
+  void release() {
+    if (!ptr_) return;
+    if (from_host_) g_free(g_host_handle, TRT_DEVICE_CPU, 0, ptr_, bytes_);
+    else std::free(ptr_);
+    ptr_ = nullptr;
+    bytes_ = 0;
+  }
+  void* ptr_ = nullptr;
+  size_t bytes_ = 0;
+  bool from_host_ = false;
+};
+
+// args plus DNNL_ARG_SCRATCHPAD when the primitive wants one.
+std::unordered_map<int, memory> with_scratchpad(const primitive_desc_base& pd, const engine& eng,
+                                                std::unordered_map<int, memory> args) {
+  thread_local Scratchpad pad;
+  memory::desc want = pd.scratchpad_desc();
+  if (size_t bytes = want.get_size(); bytes > 0) args.emplace(DNNL_ARG_SCRATCHPAD, memory(want, eng, pad.get(bytes)));
+  return args;
+}
 
 struct Prims {
   engine eng{engine::kind::cpu, 0};
@@ -68,13 +123,14 @@ Prims& prims_for(const DnnlConvShape& s) {
   p->pad = pad;
   p->dil = dil;
   const auto algo = algorithm::convolution_direct;
+  primitive_attr attr = user_scratchpad();
   p->fwd_pd = convolution_forward::primitive_desc(
       convolution_forward::desc(prop_kind::forward_training, algo, any_x, any_w, p->b_md, any_y, st, dil, pad, pad),
-      p->eng);
+      attr, p->eng);
   p->bwd_pd = convolution_backward_data::primitive_desc(
-      convolution_backward_data::desc(algo, any_x, any_w, any_y, st, dil, pad, pad), p->eng, p->fwd_pd);
+      convolution_backward_data::desc(algo, any_x, any_w, any_y, st, dil, pad, pad), attr, p->eng, p->fwd_pd);
   p->bww_pd = convolution_backward_weights::primitive_desc(
-      convolution_backward_weights::desc(algo, any_x, any_w, any_y, st, dil, pad, pad), p->eng, p->fwd_pd);
+      convolution_backward_weights::desc(algo, any_x, any_w, any_y, st, dil, pad, pad), attr, p->eng, p->fwd_pd);
   p->fwd = convolution_forward(p->fwd_pd);
   p->bwd = convolution_backward_data(p->bwd_pd);
   p->bww = convolution_backward_weights(p->bww_pd);
@@ -89,7 +145,7 @@ void ensure_fwd_relu(Prims& p) {
   // max(x, 0) gives +0.0 for both, so y is bitwise relu(conv2d(x, w, b)).
   post_ops ops;
   ops.append_eltwise(1.f, algorithm::eltwise_clip, 0.f, std::numeric_limits<float>::infinity());
-  primitive_attr attr;
+  primitive_attr attr = user_scratchpad();
   attr.set_post_ops(ops);
   auto any_x = memory::desc(p.x_dims, dt::f32, tag::any), any_y = memory::desc(p.y_dims, dt::f32, tag::any),
        any_w = memory::desc(p.w_dims, dt::f32, tag::any);
@@ -108,7 +164,7 @@ void ensure_bwwb(Prims& p) {
   p.bwwb_pd = convolution_backward_weights::primitive_desc(
       convolution_backward_weights::desc(algorithm::convolution_direct, any_x, any_w, p.b_md, any_y, p.st, p.dil,
                                          p.pad, p.pad),
-      p.eng, p.fwd_pd);
+      user_scratchpad(), p.eng, p.fwd_pd);
   p.bwwb = convolution_backward_weights(p.bwwb_pd);
   p.have_bwwb = true;
 }
@@ -152,6 +208,12 @@ template <typename Fn> bool guarded(const DnnlConvShape& s, int threads, Fn&& fn
 
 }  // namespace
 
+void dnnl_set_host(const trt_host_api* host) {
+  g_alloc = host ? host->alloc : nullptr;
+  g_free = host ? host->free : nullptr;
+  g_host_handle = host ? host->host : nullptr;
+}
+
 bool dnnl_conv_forward(const DnnlConvShape& s, const float* x, const float* w, const float* b, float* y, int threads) {
   return guarded(s, threads, [&](Prims& p, stream& st) {
     memory xm = input(p, st, p.fwd_pd.src_desc(), p.x_md, x, p.buf_x);
@@ -160,7 +222,7 @@ bool dnnl_conv_forward(const DnnlConvShape& s, const float* x, const float* w, c
     if (!b) zeros.assign(static_cast<size_t>(s.O), 0.f);
     memory bm(p.b_md, p.eng, const_cast<float*>(b ? b : zeros.data()));
     output(p, st, p.fwd_pd.dst_desc(), p.y_md, y, p.buf_y, [&](memory& ym) {
-      p.fwd.execute(st, {{DNNL_ARG_SRC, xm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_BIAS, bm}, {DNNL_ARG_DST, ym}});
+      p.fwd.execute(st, with_scratchpad(p.fwd_pd, p.eng, {{DNNL_ARG_SRC, xm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_BIAS, bm}, {DNNL_ARG_DST, ym}}));
     });
   });
 }
@@ -175,7 +237,7 @@ bool dnnl_conv_forward_relu(const DnnlConvShape& s, const float* x, const float*
     if (!b) zeros.assign(static_cast<size_t>(s.O), 0.f);
     memory bm(p.b_md, p.eng, const_cast<float*>(b ? b : zeros.data()));
     output(p, st, p.fwd_relu_pd.dst_desc(), p.y_md, y, p.buf_y, [&](memory& ym) {
-      p.fwd_relu.execute(st, {{DNNL_ARG_SRC, xm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_BIAS, bm}, {DNNL_ARG_DST, ym}});
+      p.fwd_relu.execute(st, with_scratchpad(p.fwd_relu_pd, p.eng, {{DNNL_ARG_SRC, xm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_BIAS, bm}, {DNNL_ARG_DST, ym}}));
     });
   });
 }
@@ -185,7 +247,7 @@ bool dnnl_conv_backward_data(const DnnlConvShape& s, const float* dy, const floa
     memory dym = input(p, st, p.bwd_pd.diff_dst_desc(), p.y_md, dy, p.buf_dy);
     memory wm = input(p, st, p.bwd_pd.weights_desc(), p.w_md, w, p.buf_w);
     output(p, st, p.bwd_pd.diff_src_desc(), p.x_md, dx, p.buf_dx, [&](memory& dxm) {
-      p.bwd.execute(st, {{DNNL_ARG_DIFF_DST, dym}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DIFF_SRC, dxm}});
+      p.bwd.execute(st, with_scratchpad(p.bwd_pd, p.eng, {{DNNL_ARG_DIFF_DST, dym}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DIFF_SRC, dxm}}));
     });
   });
 }
@@ -195,7 +257,7 @@ bool dnnl_conv_backward_weights(const DnnlConvShape& s, const float* dy, const f
     memory dym = input(p, st, p.bww_pd.diff_dst_desc(), p.y_md, dy, p.buf_dy);
     memory xm = input(p, st, p.bww_pd.src_desc(), p.x_md, x, p.buf_x);
     output(p, st, p.bww_pd.diff_weights_desc(), p.w_md, dw, p.buf_dw, [&](memory& dwm) {
-      p.bww.execute(st, {{DNNL_ARG_DIFF_DST, dym}, {DNNL_ARG_SRC, xm}, {DNNL_ARG_DIFF_WEIGHTS, dwm}});
+      p.bww.execute(st, with_scratchpad(p.bww_pd, p.eng, {{DNNL_ARG_DIFF_DST, dym}, {DNNL_ARG_SRC, xm}, {DNNL_ARG_DIFF_WEIGHTS, dwm}}));
     });
   });
 }
@@ -209,8 +271,8 @@ bool dnnl_conv_backward_weights_bias(const DnnlConvShape& s, const float* dy, co
     memory dbm(p.b_md, p.eng, db);  // a 1-D bias is plain in every layout oneDNN picks
     if (p.bwwb_pd.diff_bias_desc() != p.b_md) throw dnnl::error(dnnl_unimplemented, "diff_bias layout");
     output(p, st, p.bwwb_pd.diff_weights_desc(), p.w_md, dw, p.buf_dw, [&](memory& dwm) {
-      p.bwwb.execute(st, {{DNNL_ARG_DIFF_DST, dym}, {DNNL_ARG_SRC, xm}, {DNNL_ARG_DIFF_WEIGHTS, dwm},
-                          {DNNL_ARG_DIFF_BIAS, dbm}});
+      p.bwwb.execute(st, with_scratchpad(p.bwwb_pd, p.eng, {{DNNL_ARG_DIFF_DST, dym}, {DNNL_ARG_SRC, xm}, {DNNL_ARG_DIFF_WEIGHTS, dwm},
+                          {DNNL_ARG_DIFF_BIAS, dbm}}));
     });
   });
 }
@@ -220,6 +282,7 @@ bool dnnl_conv_backward_weights_bias(const DnnlConvShape& s, const float* dy, co
 #else  // built without oneDNN: always fall back to im2col
 
 namespace trt_cpu {
+void dnnl_set_host(const trt_host_api*) {}
 bool dnnl_conv_forward(const DnnlConvShape&, const float*, const float*, const float*, float*, int) { return false; }
 bool dnnl_conv_backward_data(const DnnlConvShape&, const float*, const float*, float*, int) { return false; }
 bool dnnl_conv_backward_weights(const DnnlConvShape&, const float*, const float*, float*, int) { return false; }
