@@ -5,6 +5,9 @@
 // step. Blocks of 64 KiB and more are rounded to one of eight size classes per
 // power of two (at most 12.5% slack) and kept on a free list per class, up to a
 // cap (TRAINRT_CPU_CACHE_MB, default 1024); release_cpu_cache() returns them.
+// A miss first frees as many bytes of the least recently used other classes
+// (BlockCache::release_unused), so sizes that stop being used (training's
+// after evaluation's) do not stay cached beside the new ones.
 // The cache itself is BlockCache (../block_cache.h), shared with device plugins.
 // Deliberately not here: a general-purpose malloc; small blocks go to glibc.
 #include <cstdlib>
@@ -36,7 +39,10 @@ class CpuAllocator final : public Allocator {
   void* allocate(Device device, size_t bytes) override {
     size_t block = cache_.block_size(bytes);
     void* p = take_cached(block);
-    if (!p) p = std::aligned_alloc(64, block);
+    if (!p) {
+      give_back_unused(block);
+      p = std::aligned_alloc(64, block);
+    }
     if (!p) {  // the cache may be holding what we need
       empty_cache();
       p = std::aligned_alloc(64, block);
@@ -80,6 +86,17 @@ class CpuAllocator final : public Allocator {
     void* p = cache_.take(block);
     if (p) note_cached(Device::cpu(), -static_cast<int64_t>(block));
     return p;
+  }
+
+  // A miss allocates `block` afresh: first free as much of the cache's least
+  // recently used other classes (evaluation's large batches after training,
+  // or the other way round), so the footprint moves to the new sizes instead
+  // of growing by them.
+  void give_back_unused(size_t block) {
+    if (!cache_.cacheable(block)) return;
+    std::lock_guard lock(mutex_);
+    int64_t released = cache_.release_unused(static_cast<int64_t>(block), [](void* p, size_t) { std::free(p); });
+    if (released) note_cached(Device::cpu(), -released);
   }
 
   std::mutex mutex_;
