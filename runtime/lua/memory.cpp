@@ -27,6 +27,11 @@ CollectorPacer& pacer(lua_State* L) {
 void pace_collector(lua_State* L) {
   CollectorPacer& p = pacer(L);
   int64_t live = memory_stats().live_bytes.load();
+  // Right after a collection, storages it released still count as live while
+  // queued kernels hold them (the host runs ahead); they go within the step.
+  // The lowest value seen since is what the script really retains, so that is
+  // the baseline (without this, a training loop peaked at twice its need).
+  if (live < p.live_after_last_collection) p.live_after_last_collection = live;
   int64_t allowed_growth = p.live_after_last_collection > p.floor_bytes ? p.live_after_last_collection : p.floor_bytes;
   if (live - p.live_after_last_collection <= allowed_growth) return;
   lua_gc(L, LUA_GCCOLLECT);

@@ -1,9 +1,10 @@
 // Collector pacing for native memory. A tensor userdata is a few dozen bytes to
 // Lua while it keeps megabytes of native storage alive, so Lua's own pacing
 // would free those late. After each new tensor we compare the native live
-// bytes with what was live after the last collection and run a full
-// collection once the growth exceeds max(floor, that baseline) (Go's GOGC=100
-// rule). Not here: deterministic release (t:free() / <close> in bind_tensor.cpp).
+// bytes with the least that was live since the last collection (storages a
+// collection released count as live until the queued kernels holding them
+// have run) and run a full collection once the growth exceeds max(floor, that
+// baseline) (Go's GOGC=100 rule). Not here: deterministic release (t:free() / <close> in bind_tensor.cpp).
 #pragma once
 #include <lua.hpp>
 
@@ -12,7 +13,7 @@
 namespace trainrt::lua {
 
 struct CollectorPacer {
-  int64_t live_after_last_collection = 0;
+  int64_t live_after_last_collection = 0;  // the least live since the last collection
   int64_t floor_bytes = int64_t{32} << 20;  // never collect for less than 32 MiB of growth
   int64_t collections = 0;
 };
