@@ -368,6 +368,25 @@ int t_free(lua_State* L) {
   *t = Tensor();
   return 0;
 }
+// t:_release(wait): what nn containers call on an intermediate they made and
+// no one else can reach (Sequential.lua decides that): drops this handle's
+// reference like free(), so the storage goes as soon as its queued kernels
+// have run, without waiting for Lua's collector. With `wait` (no_grad: the
+// host would otherwise allocate every later layer's output before this one
+// is back) and a storage of kReleaseWaitBytes or more that queued kernels
+// still hold, the host first waits for them, so the block is in the
+// allocator's cache for the next layer's output. Views of the storage and
+// the autograd graph keep their own references: releasing never frees
+// memory something else can still read.
+constexpr size_t kReleaseWaitBytes = size_t{1} << 20;
+int t_release(lua_State* L) {
+  auto* t = static_cast<Tensor*>(luaL_checkudata(L, 1, kTensorMeta));
+  if (!t->defined()) return 0;
+  const StoragePtr& s = t->storage();
+  if (lua_toboolean(L, 2) && s && s.use_count() > 1 && s->nbytes() >= kReleaseWaitBytes) s->wait_ready();
+  *t = Tensor();
+  return 0;
+}
 // Resets rather than destroys: a finalizer that runs later in the same cycle
 // (Lua finalizes in reverse order of registration) may still reach this
 // userdata, and must find a freed tensor. An empty Tensor owns nothing, so
@@ -471,6 +490,7 @@ const luaL_Reg kMethods[] = {
     {"normal_", guarded<t_normal_>},
     {"kaiming_uniform_", guarded<t_kaiming_uniform_>},
     {"free", guarded<t_free>},
+    {"_release", guarded<t_release>},
     {nullptr, nullptr},
 };
 

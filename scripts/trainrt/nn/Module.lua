@@ -60,6 +60,16 @@ function Module:forward()
   error(self.__name .. ":forward is not implemented", 2)
 end
 
+-- Whether forward may keep its input or its output past the call (in a field,
+-- a cache, a closure) or hand them to code that might. Containers drop their
+-- reference to an intermediate between two children only when neither keeps
+-- it (nn.Sequential: memory back as soon as the next layer has run, instead of
+-- at Lua's next collection), so a module that keeps one stays correct by
+-- default: a class that provably keeps neither returns false.
+function Module:keeps_activations()
+  return true
+end
+
 -- Explicit registration, for names built at run time.
 function Module:register_parameter(name, t)
   assert(t == nil or (is_tensor(t) and t:requires_grad()), "register_parameter: a tensor that requires grad expected")

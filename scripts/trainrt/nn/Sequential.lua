@@ -1,9 +1,33 @@
 -- nn.Sequential: runs its children in order, each output feeding the next.
 -- nn.Sequential{a, b, c} or nn.Sequential():add(a):add(b); children are
 -- model[1], model[2], ... and named "1", "2", ... in state dicts.
+-- An intermediate (one child's output, the next child's input) is released as
+-- soon as the next child has consumed it when neither child keeps activations
+-- (Module:keeps_activations), so a no_grad forward of a large batch holds about
+-- two activations at a time, not every layer's output until Lua's collector
+-- runs. The caller's input and the returned output are never released.
+local trainrt = require "trainrt"
 local Module = require "trainrt.nn.Module"
 
 local Sequential = Module:extend("Sequential")
+local is_tensor = trainrt.is_tensor
+
+-- Built-in layers whose forward keeps neither its input nor its output (they
+-- predate keeps_activations). Exact classes: a subclass is asked itself.
+local STATELESS_BUILTINS = { "Conv2d", "Linear", "ReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "MaxPool2d",
+                             "AvgPool2d", "Flatten", "Dropout", "BatchNorm1d", "BatchNorm2d" }
+local stateless -- class -> true, filled on first use (those files require Module, not us)
+local function keeps(m)
+  if not stateless then
+    stateless = {}
+    for _, name in ipairs(STATELESS_BUILTINS) do
+      local ok, cls = pcall(require, "trainrt.nn." .. name)
+      if ok and type(cls) == "table" then stateless[cls] = true end
+    end
+  end
+  if stateless[getmetatable(m)] then return false end
+  return m:keeps_activations() ~= false
+end
 
 function Sequential:__init(...)
   local layers = { ... }
@@ -25,8 +49,25 @@ function Sequential:size()
   return rawlen(self)
 end
 
+-- A Sequential keeps an activation only through a child that does.
+function Sequential:keeps_activations()
+  for i = 1, rawlen(self) do
+    if keeps(self[i]) then return true end
+  end
+  return false
+end
+
 function Sequential:forward(x)
-  for i = 1, rawlen(self) do x = self[i](x) end
+  local input = x
+  local wait = not trainrt.grad_enabled()  -- no graph holds it: have its memory back before the next layer allocates
+  for i = 1, rawlen(self) do
+    local y = self[i](x)
+    -- x is child i-1's output, just consumed by child i; a child may return its input (Dropout in eval).
+    if i > 1 and x ~= input and x ~= y and is_tensor(x) and not keeps(self[i - 1]) and not keeps(self[i]) then
+      x:_release(wait)
+    end
+    x = y
+  end
   return x
 end
 
