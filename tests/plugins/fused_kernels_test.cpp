@@ -1,0 +1,240 @@
+// The fused kernels of ops-cpu (issue 12: a captured training-step plan swaps
+// them in for eager kernels) against the unfused compositions they replace,
+// called through the dlopen-loaded plugin's registry (call_kernel):
+//   conv2d_relu                 == relu(conv2d)                        bit for bit
+//   max_pool2d_backward_relu    == relu_backward(max_pool2d_backward, c) bit for bit
+//   conv2d_backward_weight_bias == conv2d_backward_weight + sum(dy, {0, 2, 3})
+//                                  to rounding (float32 rtol 1e-5/atol 1e-5, float64 1e-12)
+//   adam_multi / ops::adam_step_multi == one adam_step per tensor   bit for bit
+// over odd shapes, padding/stride/dilation/group variants and zero-size tensors.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "test_util.h"
+#include "trainrt/dispatch.h"
+#include "trainrt/ops.h"
+#include "trainrt/stream.h"
+
+namespace trainrt {
+namespace {
+
+// Same values bit for bit as far as doubles tell (float -> double is exact): equal
+// with the same sign of zero, or both NaN.
+void expect_bitwise(const Tensor& actual, const Tensor& expected, const std::string& what) {
+  SCOPED_TRACE(what);
+  ASSERT_EQ(actual.sizes(), expected.sizes());
+  std::vector<double> a = actual.to_vector(), b = expected.to_vector();
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::isnan(b[i])) {
+      ASSERT_TRUE(std::isnan(a[i])) << "at flat index " << i << ": " << a[i] << " vs NaN";
+      continue;
+    }
+    ASSERT_TRUE(a[i] == b[i] && std::signbit(a[i]) == std::signbit(b[i]))
+        << "at flat index " << i << ": " << a[i] << " vs " << b[i];
+  }
+}
+
+struct ConvCase {
+  int64_t N, C, H, W, O, kh, kw, sh, sw, ph, pw, dh, dw, G;
+  bool bias;
+};
+
+const ConvCase kConvCases[] = {
+    {2, 3, 7, 5, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, true},    // odd plane, same padding
+    {3, 2, 9, 6, 5, 2, 3, 2, 2, 0, 0, 1, 1, 1, false},   // stride 2, no padding, no bias
+    {2, 4, 11, 10, 6, 3, 3, 2, 1, 2, 1, 2, 2, 2, true},  // dilation 2, groups 2, asymmetric stride/padding
+    {1, 1, 1, 1, 3, 1, 1, 1, 1, 0, 0, 1, 1, 1, true},    // 1x1 everything
+    {4, 32, 14, 14, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, true},  // the seed CNN's conv2 (oneDNN's blocked path)
+    {0, 3, 5, 5, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, true},    // zero-size batch
+};
+
+Shape conv_out(const ConvCase& c) {
+  int64_t OH = (c.H + 2 * c.ph - c.dh * (c.kh - 1) - 1) / c.sh + 1;
+  int64_t OW = (c.W + 2 * c.pw - c.dw * (c.kw - 1) - 1) / c.sw + 1;
+  return {c.N, c.O, OH, OW};
+}
+std::vector<int64_t> conv_attrs(const ConvCase& c) { return {c.sh, c.sw, c.ph, c.pw, c.dh, c.dw, c.G}; }
+std::string conv_name(const ConvCase& c, DType dt) {
+  return std::string(dtype_name(dt)) + " N" + std::to_string(c.N) + " C" + std::to_string(c.C) + " " +
+         std::to_string(c.H) + "x" + std::to_string(c.W) + " k" + std::to_string(c.kh) + "x" + std::to_string(c.kw) +
+         " s" + std::to_string(c.sh) + " p" + std::to_string(c.ph) + " d" + std::to_string(c.dh) + " g" +
+         std::to_string(c.G);
+}
+
+TEST(FusedKernels, Conv2dReluIsReluOfConv2dBitForBit) {
+  ASSERT_TRUE(has_kernel("conv2d_relu", DeviceType::CPU));
+  for (DType dt : {DType::Float32, DType::Float64})
+    for (const ConvCase& c : kConvCases) {
+      Tensor x = ops::randn({c.N, c.C, c.H, c.W}, 0, 1, dt);
+      Tensor w = ops::randn({c.O, c.C / c.G, c.kh, c.kw}, 0, 0.5, dt);
+      std::vector<Tensor> inputs{x, w};
+      if (c.bias) inputs.push_back(ops::randn({c.O}, 0, 0.5, dt));
+      Tensor y = Tensor::empty(conv_out(c), dt), fused = Tensor::empty(conv_out(c), dt);
+      if (y.numel()) call_kernel("conv2d", inputs, {y}, conv_attrs(c));
+      call_kernel("conv2d_relu", inputs, {fused}, conv_attrs(c));
+      expect_bitwise(fused, ops::relu(y), conv_name(c, dt));
+    }
+}
+
+TEST(FusedKernels, Conv2dBackwardWeightBiasMatchesWeightPlusSum) {
+  ASSERT_TRUE(has_kernel("conv2d_backward_weight_bias", DeviceType::CPU));
+  for (DType dt : {DType::Float32, DType::Float64})
+    for (const ConvCase& c : kConvCases) {
+      double tol = dt == DType::Float32 ? 1e-5 : 1e-12;
+      Tensor x = ops::randn({c.N, c.C, c.H, c.W}, 0, 1, dt);
+      Tensor dy = ops::randn(conv_out(c), 0, 1, dt);
+      Shape w_shape{c.O, c.C / c.G, c.kh, c.kw};
+      Tensor dw = Tensor::empty(w_shape, dt), dw_fused = Tensor::empty(w_shape, dt), db = Tensor::empty({c.O}, dt);
+      if (dy.numel()) call_kernel("conv2d_backward_weight", {dy, x}, {dw}, conv_attrs(c));
+      else dw = ops::zeros(w_shape, dt);
+      Tensor db_ref = ops::sum(dy, {0, 2, 3});
+      call_kernel("conv2d_backward_weight_bias", {dy, x}, {dw_fused, db}, conv_attrs(c));
+      SCOPED_TRACE(conv_name(c, dt));
+      test::expect_close(dw_fused, dw, tol, tol);
+      test::expect_close(db, db_ref, tol, tol);
+    }
+}
+
+struct PoolCase {
+  int64_t N, C, H, W, kh, kw, sh, sw, ph, pw;
+};
+
+// Values in {-1.5, -1, ..., 1.5}: many exact ties, among positives and among the zeros relu makes.
+Tensor coarse(const Shape& shape, DType dt) {
+  static std::mt19937 rng(12);
+  int64_t n = 1;
+  for (int64_t s : shape) n *= s;
+  std::vector<double> v(static_cast<size_t>(n));
+  for (double& e : v) e = 0.5 * (static_cast<int>(rng() % 7) - 3);
+  return Tensor::from_vector(v, shape, dt);
+}
+
+TEST(FusedKernels, MaxPool2dBackwardReluIsReluBackwardOfPoolBackwardBitForBit) {
+  ASSERT_TRUE(has_kernel("max_pool2d_backward_relu", DeviceType::CPU));
+  const PoolCase cases[] = {
+      {2, 3, 8, 6, 2, 2, 2, 2, 0, 0},    // MaxPool2d(2) tiling the plane (the vectorised path)
+      {2, 3, 7, 5, 2, 2, 2, 2, 0, 0},    // MaxPool2d(2) on an odd plane (last row/column unused)
+      {1, 2, 9, 7, 3, 3, 2, 2, 1, 1},    // 3x3 stride 2 padding 1 (overlapping windows)
+      {2, 2, 6, 5, 3, 2, 1, 1, 0, 0},    // stride 1 (every element in several windows)
+      {3, 4, 1, 9, 1, 3, 1, 2, 0, 1},    // 1-high plane, padding on one side
+      {8, 32, 28, 28, 2, 2, 2, 2, 0, 0},  // the seed CNN's first pool shape at batch 8 (threads split the planes)
+      {0, 3, 4, 4, 2, 2, 2, 2, 0, 0},    // zero-size batch
+  };
+  for (DType dt : {DType::Float32, DType::Float64})
+    for (const PoolCase& p : cases) {
+      SCOPED_TRACE(std::string(dtype_name(dt)) + " " + std::to_string(p.H) + "x" + std::to_string(p.W) + " k" +
+                   std::to_string(p.kh) + "x" + std::to_string(p.kw) + " s" + std::to_string(p.sh) + " p" +
+                   std::to_string(p.ph));
+      Tensor c = coarse({p.N, p.C, p.H, p.W}, dt);
+      Tensor x = ops::relu(c);
+      Shape y_shape{p.N, p.C, (p.H + 2 * p.ph - p.kh) / p.sh + 1, (p.W + 2 * p.pw - p.kw) / p.sw + 1};
+      std::vector<int64_t> attrs{p.kh, p.kw, p.sh, p.sw, p.ph, p.pw};
+      Tensor y = Tensor::empty(y_shape, dt);
+      call_kernel("max_pool2d", {x}, {y}, attrs);
+      Tensor dy = ops::randn(y_shape, 0, 1, dt);
+      Tensor pooled = Tensor::empty(x.sizes(), dt), expected = Tensor::empty(x.sizes(), dt),
+             fused = Tensor::empty(x.sizes(), dt);
+      call_kernel("max_pool2d_backward", {dy, x, y}, {pooled}, attrs);
+      call_kernel("relu_backward", {pooled, c}, {expected});
+      call_kernel("max_pool2d_backward_relu", {dy, x, y}, {fused}, attrs);
+      expect_bitwise(fused, expected, "dx");
+    }
+}
+
+// Parameters of several sizes (one empty, one above the threads' split size).
+const Shape kAdamShapes[] = {{3, 5}, {1}, {0}, {1000}, {7, 11, 13}, {70001}, {2, 2}};
+
+struct AdamState {
+  std::vector<Tensor> p, g, m, v;
+};
+AdamState adam_state(DType dt) {
+  AdamState s;
+  for (const Shape& shape : kAdamShapes) {
+    s.p.push_back(ops::randn(shape, 0, 1, dt));
+    s.m.push_back(ops::randn(shape, 0, 0.1, dt));
+    s.v.push_back(ops::rand(shape, 0, 0.1, dt));
+  }
+  return s;
+}
+AdamState clone(const AdamState& s) {
+  AdamState c;
+  for (const Tensor& t : s.p) c.p.push_back(t.clone());
+  for (const Tensor& t : s.m) c.m.push_back(t.clone());
+  for (const Tensor& t : s.v) c.v.push_back(t.clone());
+  return c;
+}
+
+TEST(FusedKernels, AdamMultiIsAdamStepPerTensorBitForBit) {
+  ASSERT_TRUE(has_kernel("adam_multi", DeviceType::CPU));
+  int saved_threads = num_threads();
+  set_num_threads(4);  // the concatenated range splits across tensors even on a 2-core machine
+  for (DType dt : {DType::Float32, DType::Float64})
+    for (double wd : {0.0, 0.01})
+      for (bool decoupled : {false, true}) {
+        SCOPED_TRACE(std::string(dtype_name(dt)) + " wd " + std::to_string(wd) + (decoupled ? " decoupled" : ""));
+        ops::AdamOptions o;
+        o.lr = 1e-2;
+        o.weight_decay = wd;
+        o.decoupled_weight_decay = decoupled;
+        AdamState ref = adam_state(dt), kern = clone(ref), multi = clone(ref);
+        for (int64_t step = 1; step <= 3; ++step) {
+          std::vector<Tensor> grads;
+          for (const Shape& shape : kAdamShapes) grads.push_back(ops::randn(shape, 0, 1, dt));
+          for (size_t i = 0; i < grads.size(); ++i) ops::adam_step(ref.p[i], grads[i], ref.m[i], ref.v[i], o, step);
+          // the kernel itself, with adam_step's attributes
+          std::vector<Tensor> outputs;
+          for (auto* list : {&kern.p, &kern.m, &kern.v})
+            for (const Tensor& t : *list) outputs.push_back(t);
+          double bc1 = 1 - std::pow(o.beta1, double(step)), bc2 = 1 - std::pow(o.beta2, double(step));
+          call_kernel("adam_multi", grads, outputs, {decoupled ? 1 : 0},
+                      {o.lr, o.beta1, o.beta2, o.eps, o.weight_decay, bc1, bc2});
+          // the runtime op
+          ops::adam_step_multi(multi.p, grads, multi.m, multi.v, o, step);
+        }
+        for (size_t i = 0; i < ref.p.size(); ++i) {
+          std::string at = "tensor " + std::to_string(i);
+          expect_bitwise(kern.p[i], ref.p[i], "adam_multi param " + at);
+          expect_bitwise(kern.m[i], ref.m[i], "adam_multi exp_avg " + at);
+          expect_bitwise(kern.v[i], ref.v[i], "adam_multi exp_avg_sq " + at);
+          expect_bitwise(multi.p[i], ref.p[i], "adam_step_multi param " + at);
+          expect_bitwise(multi.m[i], ref.m[i], "adam_step_multi exp_avg " + at);
+          expect_bitwise(multi.v[i], ref.v[i], "adam_step_multi exp_avg_sq " + at);
+        }
+      }
+  set_num_threads(saved_threads);
+}
+
+TEST(FusedKernels, AdamStepMultiMixedDtypesAndErrors) {
+  ops::AdamOptions o;
+  std::vector<Tensor> p{ops::randn({5}, 0, 1, DType::Float32), ops::randn({4}, 0, 1, DType::Float64),
+                        ops::randn({3}, 0, 1, DType::Float32)};
+  std::vector<Tensor> g{ops::randn({5}, 0, 1, DType::Float32), ops::randn({4}, 0, 1, DType::Float64),
+                        ops::randn({3}, 0, 1, DType::Float32)};
+  std::vector<Tensor> m, v, rp, rm, rv;
+  for (const Tensor& t : p) {
+    m.push_back(ops::zeros_like(t));
+    v.push_back(ops::zeros_like(t));
+    rp.push_back(t.clone());
+    rm.push_back(ops::zeros_like(t));
+    rv.push_back(ops::zeros_like(t));
+  }
+  ops::adam_step_multi(p, g, m, v, o, 1);
+  for (size_t i = 0; i < p.size(); ++i) {
+    ops::adam_step(rp[i], g[i], rm[i], rv[i], o, 1);
+    expect_bitwise(p[i], rp[i], "param " + std::to_string(i));
+  }
+  std::vector<Tensor> none;
+  ops::adam_step_multi(none, none, none, none, o, 1);  // nothing to do
+  std::vector<Tensor> short_m{m[0]};
+  EXPECT_ERROR_CONTAINS(ops::adam_step_multi(p, g, short_m, v, o, 1), "adam_step_multi: got 3 params");
+  std::vector<Tensor> bad_g{g[0], ops::zeros({2}, DType::Float64), g[2]};
+  EXPECT_ERROR_CONTAINS(ops::adam_step_multi(p, bad_g, m, v, o, 1), "adam_step_multi: param (4) and grad (2)");
+  EXPECT_ERROR_CONTAINS(ops::adam_step_multi(p, g, m, v, o, 0), "adam_step_multi: step is 1-based");
+}
+
+}  // namespace
+}  // namespace trainrt
