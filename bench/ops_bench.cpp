@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <string>
 #include <thread>
@@ -22,6 +23,7 @@
 #include "trainrt/dispatch.h"
 #include "trainrt/ops.h"
 #include "trainrt/plugins.h"
+#include "trainrt/stream.h"
 
 namespace {
 
@@ -182,6 +184,87 @@ void BM_seed_cnn_train_step(benchmark::State& state) {
   state.counters["samples/s"] = benchmark::Counter(static_cast<double>(N), benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_seed_cnn_train_step)->Unit(benchmark::kMillisecond)->MinTime(2.0);
+
+// Memory-bound kernels on the seed CNN's first activation (64, 32, 28, 28) float32,
+// called straight through the registry; "GFLOP/s" here counts elements (G/s) of
+// the larger operand. The fused kernels (issue 12) run beside their compositions.
+struct KernelCase {
+  const char* name;
+  double elements;
+  std::function<void()> run;
+};
+
+std::vector<KernelCase>& kernel_cases() {
+  static std::vector<KernelCase> cases = [] {
+    const Shape act{64, 32, 28, 28}, pooled{64, 32, 14, 14};
+    std::vector<int64_t> pool_attrs{2, 2, 2, 2, 0, 0};
+    Tensor c = ops::randn(act), x = ops::relu(c), dy_act = ops::randn(act), other = ops::randn(act);
+    Tensor y = ops::max_pool2d(x), dy = ops::randn(pooled);
+    Tensor out = Tensor::empty(act), out2 = Tensor::empty(act), pout = Tensor::empty(pooled);
+    double n = 64.0 * 32 * 28 * 28;
+    std::vector<KernelCase> k;
+    k.push_back({"relu", n, [=] { call_kernel("relu", {c}, {out}); }});
+    k.push_back({"relu_backward", n, [=] { call_kernel("relu_backward", {dy_act, c}, {out}); }});
+    k.push_back({"add", n, [=] { call_kernel("add", {c, other}, {out}); }});
+    k.push_back({"mul", n, [=] { call_kernel("mul", {c, other}, {out}); }});
+    k.push_back({"max_pool2d", n, [=] { call_kernel("max_pool2d", {x}, {pout}, pool_attrs); }});
+    k.push_back({"max_pool2d_backward", n, [=] { call_kernel("max_pool2d_backward", {dy, x, y}, {out}, pool_attrs); }});
+    k.push_back({"max_pool2d_backward+relu_backward", n, [=] {
+                   call_kernel("max_pool2d_backward", {dy, x, y}, {out2}, pool_attrs);
+                   call_kernel("relu_backward", {out2, c}, {out});
+                 }});
+    k.push_back({"max_pool2d_backward_relu", n, [=] {
+                   call_kernel("max_pool2d_backward_relu", {dy, x, y}, {out}, pool_attrs);
+                 }});
+    return k;
+  }();
+  return cases;
+}
+
+void BM_kernel(benchmark::State& state) {
+  const KernelCase& k = kernel_cases()[state.range(0)];
+  state.SetLabel(k.name);
+  if (std::strchr(k.name, '+') == nullptr && !has_kernel(k.name, DeviceType::CPU)) {
+    state.SkipWithError("kernel not registered");
+    return;
+  }
+  k.run();
+  synchronize_all();
+  run_timed(state, (std::string("kernel/") + k.name).c_str(), 0, k.elements, [&] {
+    k.run();
+    synchronize_all();
+  });
+}
+BENCHMARK(BM_kernel)->DenseRange(0, 7)->ArgName("case")->Unit(benchmark::kMicrosecond);
+
+// The seed CNN's 8 parameters (421642 elements): 8 adam_step launches vs one adam_step_multi.
+void BM_adam(benchmark::State& state) {
+  bool multi = state.range(0) != 0;
+  if (multi && !has_kernel("adam_multi", DeviceType::CPU)) {
+    state.SkipWithError("adam_multi not registered");
+    return;
+  }
+  std::vector<Tensor> p, g, m, v;
+  double elements = 0;
+  for (Shape s : {Shape{32, 1, 3, 3}, Shape{32}, Shape{64, 32, 3, 3}, Shape{64}, Shape{128, 3136}, Shape{128},
+                  Shape{10, 128}, Shape{10}}) {
+    p.push_back(ops::randn(s));
+    g.push_back(ops::randn(s));
+    m.push_back(ops::zeros(s));
+    v.push_back(ops::zeros(s));
+    elements += static_cast<double>(p.back().numel());
+  }
+  ops::AdamOptions o;
+  int64_t step = 0;
+  run_timed(state, multi ? "adam/step_multi" : "adam/step_each", 0, elements, [&] {
+    ++step;
+    if (multi) ops::adam_step_multi(p, g, m, v, o, step);
+    else
+      for (size_t i = 0; i < p.size(); ++i) ops::adam_step(p[i], g[i], m[i], v[i], o, step);
+    synchronize_all();
+  });
+}
+BENCHMARK(BM_adam)->Arg(0)->Arg(1)->ArgName("multi")->Unit(benchmark::kMicrosecond);
 
 int threads_from(int& argc, char** argv) {
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
