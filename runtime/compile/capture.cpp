@@ -19,10 +19,6 @@ bool contains(const std::vector<const Storage*>& list, const Storage* s) {
   return std::find(list.begin(), list.end(), s) != list.end();
 }
 
-// Random kernels draw from the generator's counter at launch: a replay would
-// repeat the captured draw instead of taking the next one.
-bool is_random_kernel(const std::string& kernel) { return kernel == "uniform" || kernel == "normal"; }
-
 }  // namespace
 
 Session::Session() : recording_(std::make_unique<Recording>()), previous_(current) {
@@ -42,10 +38,6 @@ void fail(const std::string& reason) {
 void record_kernel(const KernelCall& call, Device device, const std::vector<StoragePtr>& storages) {
   Recording* r = recording_now();
   if (!r) return;
-  if (is_random_kernel(call.kernel)) {
-    fail("it draws random numbers (" + call.op + "), which a replay would repeat");
-    return;
-  }
   if (!r->kernels.empty() && r->kernels.front().device != device) {
     fail("it launches kernels on two devices (" + r->kernels.front().device.str() + " and " + device.str() + ")");
     return;
@@ -77,6 +69,12 @@ void on_host_access(const Storage* storage) {
 
 void on_launch(const std::string& what) {
   if (!launching_kernel && recording_now()) fail("it launches work that is not a kernel (" + what + ")");
+}
+
+// Random kernels get the generator's counter as attributes at launch: a replay
+// would repeat the captured draw instead of taking the next one.
+void on_random_draw() {
+  if (recording_now()) fail("it draws random numbers (dropout, rand, randn), which a replay would repeat");
 }
 
 void on_synchronize() {

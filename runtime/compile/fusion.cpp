@@ -6,6 +6,9 @@
 //     relu_backward's saved input becomes the ReLU's output: y > 0 iff x > 0.
 //   max_pool2d_backward -> relu_backward, where the pool's input is that
 //     ReLU's output             => max_pool2d_backward_relu (one pass).
+//   conv2d_backward_weight (dy, x -> dw) and sum (dy -> db over N, H, W)
+//                                => conv2d_backward_weight_bias (equal to rounding:
+//     oneDNN sums the bias gradient in its own order).
 // The intermediate between the two (conv output, pooled gradient) disappears,
 // which is also the in-place activation: no pre-activation tensor is kept.
 #include <algorithm>
@@ -142,12 +145,49 @@ int fuse_pool_backward_relu(Pass& p, std::vector<Node>& nodes, std::vector<std::
   return count;
 }
 
+// conv2d_backward_weight (dy, x -> dw) followed by sum (dy -> db, shape (1, O, 1, 1)).
+int fuse_conv_backward_bias(Pass& p, std::vector<Node>& nodes, std::vector<std::string>& applied) {
+  trt_kernel_fn fn = p.fused("conv2d_backward_weight_bias");
+  if (!fn) return 0;
+  int count = 0;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    Node& w = nodes[i];
+    if (w.removed || w.call.kernel != "conv2d_backward_weight" || w.call.inputs.size() != 2) continue;
+    const trt_tensor_view& dy = w.call.inputs[0];
+    if (dy.ndim != 4) continue;
+    for (const Use& u : p.uses(w.buffers[0])) {
+      Node& sum = nodes[u.node];
+      if (u.node <= i || sum.call.kernel != "sum" || u.output || sum.segment != w.segment ||
+          !same_view(sum.call.inputs[0], dy))
+        continue;
+      const trt_tensor_view& out = sum.call.outputs[0];
+      if (out.ndim != 4 || out.sizes[0] != 1 || out.sizes[1] != dy.sizes[1] || out.sizes[2] != 1 || out.sizes[3] != 1)
+        continue;
+      int db = p.output_buffer(sum, 0);
+      if (p.first_use(db) != u.node) continue;
+      trt_tensor_view db_view = out;  // (1, O, 1, 1) as (O)
+      db_view.ndim = 1;
+      db_view.sizes[0] = out.sizes[1];
+      db_view.strides[0] = out.strides[1];
+      w.call.outputs.push_back(db_view);
+      w.buffers.push_back(db);
+      p.retarget(w, "conv2d_backward_weight_bias", fn);
+      sum.removed = true;
+      applied.push_back("conv2d_backward_weight+bias");
+      ++count;
+      break;
+    }
+  }
+  return count;
+}
+
 }  // namespace
 
 void fuse(Plan& plan, std::vector<std::string>& applied) {
   Pass pass(plan);
   fuse_conv_relu(pass, plan.nodes(), applied);
   fuse_pool_backward_relu(pass, plan.nodes(), applied);
+  fuse_conv_backward_bias(pass, plan.nodes(), applied);
 }
 
 }  // namespace trainrt::compile

@@ -1,4 +1,5 @@
 // Creation, fills, copies and the per-device seeded generators.
+#include "trainrt/capture.h"
 #include "trainrt/ops/creation.h"
 
 #include <cmath>
@@ -49,6 +50,7 @@ GeneratorState generator(Device device) {
 }
 
 GeneratorState generator_advance(Device device, uint64_t count) {
+  capture::on_random_draw();
   std::lock_guard lock(g_generator_mutex);
   GeneratorState& g = generator_locked(device);
   GeneratorState drawn{g.seed, g.offset};

@@ -67,6 +67,7 @@ void on_storage_created(const Storage* storage);
 void on_host_access(const Storage* storage);  // Tensor::data_ptr
 void on_launch(const std::string& what);      // any queue launch (trainrt/stream.h)
 void on_synchronize();
+void on_random_draw();                        // ops::generator_advance
 
 // launch_kernel's launch is a recorded kernel, not a foreign launch.
 class LaunchFromKernel {

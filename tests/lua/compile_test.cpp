@@ -1,0 +1,133 @@
+// trainrt.compile through the real binary: a captured and replayed training
+// step gives the eager step's losses and parameters (the seed CNN with its
+// fusions, an MLP under SGD with momentum and an LR schedule), a new input
+// signature (the last, smaller batch) is captured again, intermediates share
+// an arena, and a step a replay could not reproduce runs eagerly with the
+// reason: a host read of the loss, a random draw, gradients accumulated
+// without zero_grad, a table argument.
+#include <gtest/gtest.h>
+
+#include "lua_script_runner.h"
+
+namespace trainrt::test {
+namespace {
+
+// train(build, make_opt, compiled, batches, schedule?) -> losses, model, step
+const char* kHarness = R"lua(
+local function train(build, make_opt, compiled, sizes, with_schedule)
+  trainrt.manual_seed(1)
+  local model = build()
+  local opt = make_opt(model:parameters())
+  local scheduler = with_schedule and optim.StepLR(opt, { step_size = 2, gamma = 0.5 }) or nil
+  local criterion = nn.CrossEntropyLoss()
+  local function step(x, y)
+    opt:zero_grad()
+    local loss = criterion(model(x), y)
+    loss:backward()
+    opt:step()
+    return loss
+  end
+  local run = compiled and trainrt.compile(step) or step
+  trainrt.manual_seed(7)
+  local losses = {}
+  for i, n in ipairs(sizes) do
+    local x = trainrt.randn({ n, 1, 28, 28 })
+    local y = (trainrt.rand({ n }) * 10):long()
+    losses[i] = run(x, y):item()
+    if scheduler then scheduler:step() end
+  end
+  return losses, model, run
+end
+local function cnn()
+  return nn.Sequential{
+    nn.Conv2d(1, 8, 3, { padding = 1 }), nn.ReLU(), nn.MaxPool2d(2),
+    nn.Conv2d(8, 16, 3, { padding = 1 }), nn.ReLU(), nn.MaxPool2d(2),
+    nn.Flatten(), nn.Linear(16 * 7 * 7, 32), nn.ReLU(), nn.Linear(32, 10) }
+end
+local function mlp()
+  return nn.Sequential{ nn.Flatten(), nn.Linear(784, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10) }
+end
+local function compare(name, build, make_opt, sizes, tol, with_schedule)
+  local a, ma = train(build, make_opt, false, sizes, with_schedule)
+  local b, mb, step = train(build, make_opt, true, sizes, with_schedule)
+  for i = 1, #a do check_close(b[i], a[i], tol, name .. " loss " .. i) end
+  local pa, pb = ma:parameters(), mb:parameters()
+  for i = 1, #pa do check_close(pb[i]:detach(), pa[i]:detach(), tol, name .. " parameter " .. i) end
+  return step
+end
+)lua";
+
+TEST(Compile, SeedCnnReplayMatchesEagerWithFusionsAndARecaptureForTheLastBatch) {
+  expect_script_passes(std::string(kHarness) + R"lua(
+local step = compare("cnn", cnn, function(ps) return optim.Adam{ ps, lr = 1e-3 } end, { 32, 32, 32, 32, 20, 20 }, 1e-5)
+local info = step:info()
+check(#info.plans == 2 and info.replays == 4 and info.eager_calls == 0, "two signatures captured, four replays")
+local p = info.plans[1]
+local fused = table.concat(p.fusions, ",")
+check(fused:find("conv2d+relu", 1, true) ~= nil, "conv2d and relu fused: " .. fused)
+check(fused:find("max_pool2d_backward+relu_backward", 1, true) ~= nil, "pool backward folds relu backward")
+check(fused:find("conv2d_backward_weight+bias", 1, true) ~= nil, "conv bias gradient from the weight pass")
+check(p.kernels < p.kernels_recorded, "fusion removed kernels")
+check(p.arena_bytes > 0 and p.arena_bytes < p.intermediate_bytes, "intermediates share an arena smaller than their sum")
+)lua",
+                       {"cnn loss 1", "cnn loss 6", "cnn parameter 8", "two signatures captured, four replays",
+                        "pool backward folds relu backward", "conv bias gradient from the weight pass",
+                        "fusion removed kernels", "intermediates share an arena smaller than their sum"});
+}
+
+TEST(Compile, MlpWithSgdMomentumAndAStepScheduleMatchesEager) {
+  // The learning rate changes between replays: the optimizer's update is a host
+  // node, so every replay uses the current one.
+  expect_script_passes(std::string(kHarness) + R"lua(
+compare("mlp", mlp, function(ps) return optim.SGD{ ps, lr = 0.1, momentum = 0.9 } end, { 16, 16, 16, 16, 16 }, 0, true)
+)lua",
+                       {"mlp loss 1", "mlp loss 5", "mlp parameter 6"});
+}
+
+TEST(Compile, StepsAReplayCannotReproduceRunEagerlyAndSayWhy) {
+  ScriptResult r = run_lua_script(std::string(kLuaCheckPrelude) + R"lua(
+local model = nn.Sequential{ nn.Linear(4, 3), nn.Dropout(0.5) }
+local opt = optim.SGD{ model:parameters(), lr = 0.1 }
+local x, y = trainrt.randn{ 8, 4 }, (trainrt.rand{ 8 } * 3):long()
+local crit = nn.CrossEntropyLoss()
+local function check_eager(name, fn, ...)
+  local step = trainrt.compile(fn)
+  for _ = 1, 3 do step(...) end
+  local info = step:info()
+  check(info.replays == 0 and #info.plans == 1 and info.plans[1].eager_reason ~= nil, name .. " runs eagerly")
+  return info.plans[1].eager_reason
+end
+model:eval()
+local reason = check_eager("host read", function(a, b)
+  opt:zero_grad()
+  local loss = crit(model(a), b)
+  if loss:item() > 100 then return nil end
+  loss:backward(); opt:step(); return loss
+end, x, y)
+check(reason:find("reads a tensor on the host", 1, true) ~= nil, "host read reason")
+model:train()
+reason = check_eager("dropout", function(a, b)
+  opt:zero_grad(); local loss = crit(model(a), b); loss:backward(); opt:step(); return loss
+end, x, y)
+check(reason:find("random", 1, true) ~= nil, "random reason")
+model:eval()
+reason = check_eager("accumulation", function(a, b)
+  local loss = crit(model(a), b); loss:backward(); opt:step(); return loss
+end, x, y)
+check(reason:find("zero_grad", 1, true) ~= nil, "accumulation reason")
+local step = trainrt.compile(function(t) return #t end)
+check(step({ 1, 2 }) == 2, "a table argument is accepted")
+check(step:info().eager_calls == 1, "a table argument runs eagerly")
+)lua");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  for (const char* what : {"ok host read runs eagerly", "ok host read reason", "ok random reason",
+                           "ok accumulation reason", "ok a table argument runs eagerly"})
+    EXPECT_NE(r.output.find(what), std::string::npos) << what << "\n" << r.output;
+  EXPECT_NE(r.output.find("trainrt.compile: the step runs eagerly for inputs ((8, 4), (8)) because it reads a tensor on "
+                          "the host"),
+            std::string::npos)
+      << r.output;
+}
+
+}  // namespace
+}  // namespace trainrt::test
