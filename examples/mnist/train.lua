@@ -60,16 +60,24 @@ strategy:print(string.format("train samples=%d test samples=%d batches/epoch=%d 
 -- Checkpoints (--checkpoint-dir, --resume): model, optimizer, data position and generators.
 local checkpoints = strategy:checkpointer{ model = model, optimizer = optimizer, loader = train_loader }
 
+-- One training step: captured on its first call and replayed natively after
+-- that, fused and without Lua per op (strategy:compile; ddp and mirrored run it
+-- eagerly). The last, smaller batch of an epoch is captured once more.
+local train_step = strategy:compile(function(x, y)
+  optimizer:zero_grad()
+  local loss = criterion(model(x), y)
+  strategy:backward(loss)
+  strategy:step(optimizer)
+  return loss
+end)
+
 for epoch = checkpoints:resume(), args.epochs do
   model:train()
   local bar = Progress.new{ total = #train_loader, epoch = epoch, epochs = args.epochs, every = args.log_every,
                             strategy = strategy }
   for x, y in train_loader do
     x, y = strategy:to_device(x, y)
-    optimizer:zero_grad()
-    local loss = criterion(model(x), y)
-    strategy:backward(loss)
-    strategy:step(optimizer)
+    local loss = train_step(x, y)
     bar:update(x:size(1), loss:item())
     checkpoints:after_step()
   end

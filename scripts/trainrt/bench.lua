@@ -2,6 +2,7 @@
 -- several thread counts, as samples/s and achieved GFLOP/s next to this
 -- machine's own sgemm rate measured in the same run; plus startup-to-first-step
 -- time and peak RSS. Synthetic inputs, so the figures measure compute, not I/O.
+-- The step is trainrt.compile'd unless --modes says eager (or both).
 local script_start_s = trainrt.process().uptime_s  -- exec, plugins, Lua state: before any model work
 local nn = require "trainrt.nn"
 local optim = require "trainrt.optim"
@@ -13,6 +14,7 @@ local args = trainrt.args{
   batch_size = { 64, help = "batch size" },
   models = { "cnn,mlp", help = "which models: cnn, mlp" },
   gemm_size = { 1024, help = "n of the n x n x n sgemm that measures the machine" },
+  modes = { "compiled", help = "comma-separated: compiled (trainrt.compile), eager (op by op)" },
 }
 
 local function split_list(text)
@@ -56,23 +58,23 @@ local function forward_macs(model, x)
   return macs
 end
 
-local function make_step(model, batch_size, sample_shape)
+local function make_step(model, batch_size, sample_shape, compiled)
   local optimizer = optim.Adam{ model:parameters(), lr = 1e-3 }
   local criterion = nn.CrossEntropyLoss()
   local shape = { batch_size, table.unpack(sample_shape) }
   local x = trainrt.randn(shape)                                       -- x: (B, 1, 28, 28)
   local y = (trainrt.rand({ batch_size }) * 10):long()                 -- y: (B) in [0, 10)
-  return function()
+  local function step(xb, yb)
     optimizer:zero_grad()
-    local loss = criterion(model(x), y)
+    local loss = criterion(model(xb), yb)
     loss:backward()
     optimizer:step()
     return loss
-  end, x
+  end
+  local run = compiled and trainrt.compile(step) or step
+  return function() return run(x, y) end, x
 end
 
--- Kernels run asynchronously on the device queue: a timing starts and ends
--- with the queue drained, or it would measure enqueueing, not work.
 local function time_steps(step, n)
   trainrt.synchronize()
   local start = trainrt.clock()
@@ -104,7 +106,7 @@ for _, name in ipairs(models) do
 end
 do
   local model, sample_shape = builders[models[1]]()
-  local step = make_step(model, args.batch_size, sample_shape)
+  local step = make_step(model, args.batch_size, sample_shape, true)
   step():item()
   print(string.format("startup_s=%.3f startup_to_first_step_s=%.3f model=%s (process start to script start, and to the end of the first training step; /proc resolution 10 ms)",
     script_start_s, trainrt.process().uptime_s, models[1]))
@@ -118,17 +120,20 @@ for _, threads_text in ipairs(threads_list) do
   local peak = sgemm_gflops(args.gemm_size)
   print(string.format("sgemm threads=%d n=%d gflops=%.1f", threads, args.gemm_size, peak))
   for _, name in ipairs(models) do
-    trainrt.manual_seed(0)
-    local model, sample_shape = builders[name]()
-    local step, x = make_step(model, args.batch_size, sample_shape)
-    local flops_per_step = 3 * 2 * forward_macs(model, x)  -- training = 3x forward, 2 FLOPs per multiply-add
-    time_steps(step, args.warmup)
-    local seconds = time_steps(step, args.steps)
-    local gflops = flops_per_step * args.steps / seconds / 1e9
-    print(string.format(
-      "bench model=%s threads=%d batch=%d steps=%d samples_per_s=%.0f step_ms=%.2f gflops=%.1f sgemm_gflops=%.1f pct_of_sgemm=%.0f",
-      name, threads, args.batch_size, args.steps, args.batch_size * args.steps / seconds, 1000 * seconds / args.steps,
-      gflops, peak, 100 * gflops / peak))
+    for _, mode in ipairs(split_list(args.modes)) do
+      if mode ~= "compiled" and mode ~= "eager" then trainrt.exit(2, "bench: unknown mode '" .. mode .. "' (known: compiled, eager)") end
+      trainrt.manual_seed(0)
+      local model, sample_shape = builders[name]()
+      local step, x = make_step(model, args.batch_size, sample_shape, mode == "compiled")
+      local flops_per_step = 3 * 2 * forward_macs(model, x)  -- training = 3x forward, 2 FLOPs per multiply-add
+      time_steps(step, args.warmup)
+      local seconds = time_steps(step, args.steps)
+      local gflops = flops_per_step * args.steps / seconds / 1e9
+      print(string.format(
+        "bench model=%s mode=%s threads=%d batch=%d steps=%d samples_per_s=%.0f step_ms=%.2f gflops=%.1f sgemm_gflops=%.1f pct_of_sgemm=%.0f",
+        name, mode, threads, args.batch_size, args.steps, args.batch_size * args.steps / seconds,
+        1000 * seconds / args.steps, gflops, peak, 100 * gflops / peak))
+    end
   end
 end
 print(string.format("peak_rss_mb=%.1f", trainrt.process().peak_rss_bytes / 2 ^ 20))

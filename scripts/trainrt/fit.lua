@@ -77,6 +77,8 @@ end
 -- on_train_end(history)}. Callbacks run on every rank; logs hold every rank's numbers.
 -- checkpoint: settings of a Checkpointer (default: trainrt.config.checkpoint,
 -- i.e. --checkpoint-dir / --resume); history holds the epochs this call ran.
+-- compile (default true): the training step captured and replayed natively
+-- (strategy:compile, docs/compile.md); false runs it op by op.
 function fit.fit(args)
   if type(args) ~= "table" then error("trainrt.fit: expected a table {model=, optimizer=, train=, ...}", 2) end
   local model, optimizer, train = args.model, args.optimizer, args.train
@@ -94,6 +96,16 @@ function fit.fit(args)
   local checkpoints = strategy:checkpointer{ checkpoint = args.checkpoint, model = model, optimizer = optimizer,
                                              scheduler = args.scheduler, loader = train }
 
+  -- The step, captured and replayed natively unless compile = false (strategy:compile).
+  local function step(x, y)
+    optimizer:zero_grad()
+    local loss = loss_fn(model(x), y)
+    strategy:backward(loss)
+    strategy:step(optimizer)
+    return loss
+  end
+  local train_step = args.compile == false and step or strategy:compile(step)
+
   if callbacks.on_train_begin then callbacks.on_train_begin() end
   local first_epoch = checkpoints:resume()
   for epoch = first_epoch, epochs do
@@ -108,18 +120,14 @@ function fit.fit(args)
                               strategy = strategy }
     for x, y in train do
       x, y = strategy:to_device(x, y)
-      optimizer:zero_grad()
-      local out = model(x)
-      local loss = loss_fn(out, y)
-      strategy:backward(loss)
-      strategy:step(optimizer)
+      local loss = train_step(x, y)
       local value = loss:item()
       if value ~= value then
         error(string.format("trainrt.fit: loss is NaN at epoch %d step %d", epoch, bar.steps + 1), 0)
       end
       bar:update(x:size(1), value)
       if callbacks.on_batch_end then callbacks.on_batch_end(bar.steps, { loss = value, epoch = epoch }) end
-      free(out); free(loss); free(x); free(y)
+      free(loss); free(x); free(y)
       checkpoints:after_step()
     end
     if bar.steps == 0 and not (epoch == first_epoch and checkpoints.resumed_from) then  -- resumed at its very end

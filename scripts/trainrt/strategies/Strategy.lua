@@ -13,6 +13,8 @@
 --                                              every sample exactly once over all ranks
 --   strategy:to_device(x, y, ...)            -> the tensors on strategy.device
 --   strategy:backward(loss); strategy:step(optimizer); strategy:no_sync(fn)
+--   strategy:compile(step_fn)                -> the step captured and replayed (trainrt.compile),
+--                                              or step_fn itself where the strategy cannot capture it
 --   strategy:reduce(x [, op])                -> x reduced over ranks: a number, a list of numbers
 --                                              or a tensor; op "sum" (default), "mean", "max", "min"
 --   strategy:is_main(); strategy:barrier(); strategy:print(...); strategy:stats()
@@ -104,6 +106,8 @@ end
 function Strategy:backward(loss) loss:backward() end
 function Strategy:step(optimizer) return optimizer:step() end
 function Strategy:no_sync(fn) return fn() end
+-- One device, kernels only: the step can be captured and replayed natively.
+function Strategy:compile(step_fn) return trainrt.compile(step_fn) end
 function Strategy:barrier() end
 function Strategy:stats() return {} end
 

@@ -65,6 +65,10 @@ function DDP:step(optimizer)
   return result
 end
 
+-- The reducer's collectives run from autograd hooks during backward, outside
+-- any kernel a plan could replay: a DDP step runs eagerly.
+function DDP:compile(step_fn) return step_fn end
+
 -- Runs fn with gradient averaging off: gradients accumulate locally and the
 -- next synchronised backward averages the sum (gradient accumulation).
 function DDP:no_sync(fn)

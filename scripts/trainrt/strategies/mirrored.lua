@@ -105,6 +105,10 @@ local function replicate_optimizer(optimizer, moved, device)
   return copy
 end
 
+-- Replicas on several devices exchange gradients with cross-device copies: a
+-- capture spans devices, so a mirrored step runs eagerly.
+function Mirrored:compile(step_fn) return step_fn end
+
 -- ---- the model setup() returns ---------------------------------------------
 
 -- Replica 1 stands for the model (parameters, state_dict, printing); calls that
