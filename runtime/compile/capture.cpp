@@ -2,7 +2,7 @@
 // Recording that the runtime's hooks append to while a capture is active.
 #include "trainrt/capture.h"
 
-#include <algorithm>
+#include <unordered_map>
 
 #include "trainrt/error.h"
 
@@ -12,11 +12,15 @@ namespace {
 thread_local Recording* current = nullptr;   // the active capture on this thread
 thread_local bool paused = false;            // inside a host node
 thread_local bool launching_kernel = false;  // inside launch_kernel's launch
+// The recorded storage each live address stands for (an address freed and
+// allocated again during the capture is a new recorded storage).
+thread_local std::unordered_map<const Storage*, int>* ids = nullptr;
 
 Recording* recording_now() { return paused ? nullptr : current; }
 
-bool contains(const std::vector<const Storage*>& list, const Storage* s) {
-  return std::find(list.begin(), list.end(), s) != list.end();
+int id_of(const Storage* s) {
+  auto it = ids->find(s);
+  return it == ids->end() ? -1 : it->second;
 }
 
 }  // namespace
@@ -24,10 +28,15 @@ bool contains(const std::vector<const Storage*>& list, const Storage* s) {
 Session::Session() : recording_(std::make_unique<Recording>()), previous_(current) {
   TRT_CHECK(previous_ == nullptr, "trainrt.compile: a compiled step may not call another compiled step while it is captured");
   current = recording_.get();
+  ids = new std::unordered_map<const Storage*, int>;
   paused = false;
 }
 
-Session::~Session() { current = previous_; }
+Session::~Session() {
+  current = previous_;
+  delete ids;
+  ids = nullptr;
+}
 
 bool active() { return recording_now() != nullptr; }
 
@@ -42,11 +51,43 @@ void record_kernel(const KernelCall& call, Device device, const std::vector<Stor
     fail("it launches kernels on two devices (" + r->kernels.front().device.str() + " and " + device.str() + ")");
     return;
   }
-  r->kernels.push_back({call, device, storages});
+  RecordedKernel k{call, device, {}};
+  for (const StoragePtr& s : storages) {
+    int id = id_of(s.get());
+    if (id >= 0) {  // an address seen before: the same storage, or a new one where a dead one lived
+      const RecordedStorage& seen = r->storages[static_cast<size_t>(id)];
+      if (seen.used && seen.created && seen.weak.lock().get() != s.get()) id = -1;
+    }
+    if (id < 0) {  // from before the step, or made where the capture does not see (another thread)
+      id = static_cast<int>(r->storages.size());
+      RecordedStorage rs;
+      rs.strong = s;
+      r->storages.push_back(std::move(rs));
+      (*ids)[s.get()] = id;
+    }
+    RecordedStorage& rs = r->storages[static_cast<size_t>(id)];
+    if (!rs.used) {
+      rs.base = static_cast<char*>(s->data());
+      rs.bytes = s->nbytes();
+      if (rs.created) {
+        rs.weak = s;
+        if (rs.host_written) rs.strong = s;  // a constant: its contents are the host's
+      }
+      rs.used = true;
+    }
+    k.storage.push_back(id);
+  }
+  r->kernels.push_back(std::move(k));
 }
 
 void on_storage_created(const Storage* storage) {
-  if (Recording* r = recording_now()) r->created.push_back(storage);
+  if (current && paused) ids->erase(storage);  // a host node's: like state from before the step
+  Recording* r = recording_now();
+  if (!r) return;
+  RecordedStorage rs;
+  rs.created = true;
+  (*ids)[storage] = static_cast<int>(r->storages.size());
+  r->storages.push_back(std::move(rs));
 }
 
 void on_host_access(const Storage* storage) {
@@ -56,13 +97,13 @@ void on_host_access(const Storage* storage) {
   // filled by the host (a constant such as trainrt.tensor{...}): the plan keeps
   // it as it is. Anything else is the host reading a value the step computed
   // or will compute, which a replay could not do.
-  bool fresh = contains(r->created, storage);
-  for (const RecordedKernel& k : r->kernels)
-    for (const StoragePtr& s : k.storages)
-      if (s.get() == storage) fresh = false;
-  if (fresh) {
-    r->host_written.push_back(storage);
-    return;
+  int id = id_of(storage);
+  if (id >= 0) {
+    RecordedStorage& rs = r->storages[static_cast<size_t>(id)];
+    if (rs.created && !rs.used) {
+      rs.host_written = true;
+      return;
+    }
   }
   fail("it reads a tensor on the host (item(), printing, a comparison in Lua), and may branch on the value");
 }

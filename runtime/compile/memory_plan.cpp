@@ -30,7 +30,7 @@ size_t plan_memory(const std::vector<Node>& nodes, std::vector<Buffer>& buffers)
       last[u] = static_cast<long>(i);
     }
   for (size_t b = 0; b < buffers.size(); ++b)
-    if (buffers[b].internal && buffers[b].storage && first[b] >= 0)
+    if (buffers[b].internal && first[b] >= 0)
       lives.push_back({b, static_cast<size_t>(first[b]), static_cast<size_t>(last[b]), align_up(buffers[b].bytes)});
   std::sort(lives.begin(), lives.end(), [](const Lifetime& a, const Lifetime& b) {
     return a.bytes != b.bytes ? a.bytes > b.bytes : a.first < b.first;

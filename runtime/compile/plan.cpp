@@ -3,7 +3,6 @@
 #include "compile/plan.h"
 
 #include <algorithm>
-#include <map>
 
 #include "trainrt/error.h"
 #include "trainrt/stream.h"
@@ -14,34 +13,29 @@ Plan::Plan(capture::Recording&& recording, const std::vector<StoragePtr>& keep_a
   TRT_CHECK(recording.failure.empty(), "compile: cannot plan a step that ", recording.failure);
   if (!recording.kernels.empty()) device_ = recording.kernels.front().device;
 
-  // How often the recording itself refers to each storage: a storage referred
-  // to by nobody else (use_count == those references) is the step's own.
-  std::map<const Storage*, long> recorded_refs;
-  for (const auto& k : recording.kernels)
-    for (const StoragePtr& s : k.storages) ++recorded_refs[s.get()];
-  auto in = [](const std::vector<const Storage*>& list, const Storage* s) {
-    return std::find(list.begin(), list.end(), s) != list.end();
-  };
-  std::map<const Storage*, int> buffer_of;
-  for (const auto& k : recording.kernels)
-    for (const StoragePtr& s : k.storages) {
-      if (buffer_of.count(s.get())) continue;
-      bool kept = std::any_of(keep_alive.begin(), keep_alive.end(), [&](const StoragePtr& p) { return p == s; });
-      Buffer b;
-      bool only_recorded = s.use_count() == recorded_refs[s.get()];
-      b.internal = !kept && only_recorded && in(recording.created, s.get()) && !in(recording.host_written, s.get());
-      // Memory from before the step that nothing refers to any more: the step
-      // read a value and then replaced it (gradients summed across steps
-      // without zero_grad). A replay would read the stale value again.
-      TRT_CHECK(kept || !only_recorded || in(recording.created, s.get()),
+  // Every recorded storage becomes a buffer. The step's own storages that have
+  // died (the recording holds them weakly) are internal: the arena takes them.
+  // Live ones are referred to from outside (a gradient, a result) and stay.
+  for (capture::RecordedStorage& rs : recording.storages) {
+    Buffer b;
+    b.base = rs.base;
+    b.bytes = rs.bytes;
+    if (rs.created && !rs.host_written) {
+      b.storage = rs.weak.lock();
+      bool kept = std::any_of(keep_alive.begin(), keep_alive.end(), [&](const StoragePtr& p) { return p == b.storage; });
+      b.internal = !b.storage && !kept;
+    } else {
+      b.storage = std::move(rs.strong);
+      bool kept = std::any_of(keep_alive.begin(), keep_alive.end(), [&](const StoragePtr& p) { return p == b.storage; });
+      // Memory from before the step that nothing but the recording refers to any
+      // more: the step read a value and then replaced it (gradients summed
+      // across steps without zero_grad). A replay would read the stale value.
+      TRT_CHECK(!rs.used || kept || rs.created || b.storage.use_count() > 1,
                 "it reads a tensor from before the step that it then replaces (gradient accumulation without "
                 "zero_grad?), which a replay would read again");
-      b.storage = s;
-      b.base = static_cast<char*>(s->data());
-      b.bytes = s->nbytes();
-      buffer_of[s.get()] = static_cast<int>(buffers_.size());
-      buffers_.push_back(std::move(b));
     }
+    buffers_.push_back(std::move(b));
+  }
 
   size_t host_node = 0;
   for (size_t i = 0; i < recording.kernels.size(); ++i) {
@@ -50,12 +44,11 @@ Plan::Plan(capture::Recording&& recording, const std::vector<StoragePtr>& keep_a
     Node node;
     node.call = std::move(k.call);
     node.segment = static_cast<int>(host_node);
-    for (const StoragePtr& s : k.storages) node.buffers.push_back(buffer_of[s.get()]);
+    node.buffers = std::move(k.storage);
     nodes_.push_back(std::move(node));
   }
   stats_.recorded_kernels = nodes_.size();
   segment_nodes_.resize(recording.host_node_after.size() + 1);
-  recording.kernels.clear();  // drops the recording's references: internal storages now live in buffers_ only
 
   fuse(*this, stats_.fusions);
   finish_layout();
@@ -72,8 +65,8 @@ void Plan::finish_layout() {
   for (size_t b = 0; b < buffers_.size(); ++b)
     if (!used[b]) buffers_[b].storage.reset();
 
-  for (const Buffer& b : buffers_)
-    if (b.internal && b.storage) stats_.internal_bytes += b.bytes;
+  for (size_t b = 0; b < buffers_.size(); ++b)
+    if (buffers_[b].internal && used[b]) stats_.internal_bytes += buffers_[b].bytes;
   stats_.arena_bytes = plan_memory(nodes_, buffers_);
   if (stats_.arena_bytes) arena_ = std::make_shared<Storage>(stats_.arena_bytes, device_);
   for (Node& n : nodes_) {
@@ -86,8 +79,6 @@ void Plan::finish_layout() {
     for (auto& view : n.call.inputs) relocate(view);
     for (auto& view : n.call.outputs) relocate(view);
   }
-  for (Buffer& b : buffers_)
-    if (b.internal) b.storage.reset();  // back to the allocator: the arena holds the step's intermediates now
 
   segment_uses_.assign(segment_nodes_.size(), {});
   for (size_t i = 0; i < nodes_.size(); ++i) {

@@ -14,11 +14,11 @@
 namespace trainrt::compile {
 
 // One distinct Storage the step's kernels touched. Internal buffers were made
-// during the capture and nothing outside the plan refers to them: the memory
-// plan places them in one arena. The rest (parameters, gradients, optimizer
+// during the capture and freed by its end (nothing outside the step kept
+// them): the memory plan places them in one arena. The rest (parameters, gradients, optimizer
 // state, the step's inputs and outputs, constants) keep their own storage.
 struct Buffer {
-  StoragePtr storage;     // null once an internal buffer has moved to the arena
+  StoragePtr storage;     // null for an internal buffer: it lives in the arena
   char* base = nullptr;   // the storage's address at capture
   size_t bytes = 0;
   bool internal = false;

@@ -24,22 +24,35 @@
 
 namespace trainrt::capture {
 
-// One recorded kernel call and the storages its views point into
-// (storage[i] for inputs then outputs, in the call's order).
+// A storage the recording saw. The step's own storages (made during the
+// capture) are held weakly, so the capture's eager run frees intermediates as
+// it goes, as an uncaptured step would; the plan lays them out again. What
+// existed before the step, and constants the host filled, are held strongly.
+struct RecordedStorage {
+  StoragePtr strong;
+  std::weak_ptr<Storage> weak;
+  char* base = nullptr;  // its address during the capture
+  size_t bytes = 0;
+  bool created = false;       // allocated while capturing
+  bool host_written = false;  // a fresh storage the host filled (a constant)
+  bool used = false;          // a recorded kernel touched it
+};
+
+// One recorded kernel call; storage[i] is the recorded storage (an index into
+// Recording::storages) of view i, inputs then outputs.
 struct RecordedKernel {
   KernelCall call;
   Device device;
-  std::vector<StoragePtr> storages;
+  std::vector<int> storage;
 };
 
 // Everything one capture saw, in launch order. host_node_after[k] is the
 // number of kernels recorded before host node k ran.
 struct Recording {
   std::vector<RecordedKernel> kernels;
+  std::vector<RecordedStorage> storages;
   std::vector<size_t> host_node_after;
-  std::vector<const Storage*> created;  // storages allocated while capturing
-  std::vector<const Storage*> host_written;  // fresh storages the host filled (constants)
-  std::string failure;                  // why the step cannot be replayed ("" = it can)
+  std::string failure;  // why the step cannot be replayed ("" = it can)
 };
 
 // Starts recording on this thread (one capture at a time per thread) and
