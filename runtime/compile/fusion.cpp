@@ -77,6 +77,20 @@ int fuse_conv_relu(Pass& p, std::vector<Node>& nodes, std::vector<std::string>& 
     int c = p.output_buffer(conv, 0);
     if (!p.internal(c)) continue;
     const trt_tensor_view c_view = conv.call.outputs[0];
+    // In place (relu_ under no_grad: c -> c): the ReLU is the next node to touch
+    // c; every later reader sees the rectified values the fused kernel writes.
+    std::vector<Use> c_uses = p.uses(c);
+    if (c_uses.size() >= 3 && c_uses[0].node == i && c_uses[1].node == c_uses[2].node && c_uses[1].node > i) {
+      Node& r = nodes[c_uses[1].node];
+      if (r.call.kernel == "relu" && r.segment == conv.segment && same_view(r.call.inputs[0], c_view) &&
+          same_view(r.call.outputs[0], c_view)) {
+        p.retarget(conv, "conv2d_relu", fn);
+        r.removed = true;
+        applied.push_back("conv2d+relu");
+        ++count;
+        continue;
+      }
+    }
     long relu = -1;
     std::vector<size_t> backward;
     bool ok = true;

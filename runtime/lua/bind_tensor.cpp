@@ -333,6 +333,7 @@ int t_fill_(lua_State* L) {
   lua_settop(L, 1);
   return 1;
 }
+int t_relu_(lua_State* L) { ops::relu_(check_tensor(L, 1)); lua_settop(L, 1); return 1; }
 int t_zero_(lua_State* L) { ops::fill_(check_tensor(L, 1), 0.0); lua_settop(L, 1); return 1; }
 int t_copy_(lua_State* L) {
   Tensor& dst = check_tensor(L, 1);
@@ -485,6 +486,7 @@ const luaL_Reg kMethods[] = {
     {"is_leaf", guarded<t_is_leaf>},
     {"fill_", guarded<t_fill_>},
     {"zero_", guarded<t_zero_>},
+    {"relu_", guarded<t_relu_>},
     {"copy_", guarded<t_copy_>},
     {"uniform_", guarded<t_uniform_>},
     {"normal_", guarded<t_normal_>},

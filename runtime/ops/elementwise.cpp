@@ -206,6 +206,17 @@ Tensor relu(const Tensor& x) {
   return out;
 }
 
+// In place, outside autograd: what nn.Sequential does under no_grad to an
+// intermediate it is about to release, so a ReLU needs no second activation.
+Tensor& relu_(Tensor& x) {
+  CurrentOp scope("relu_");
+  TRT_CHECK(is_floating(x.dtype()), "relu_: needs a floating tensor, got ", dtype_name(x.dtype()));
+  TRT_CHECK(!grad_enabled() || !x.requires_grad(),
+            "relu_: in place on a tensor that requires grad while grad mode is on; use relu(x)");
+  if (x.numel()) call_kernel("relu", {x.detach()}, {x.detach()});
+  return x;
+}
+
 // forward: y = sigmoid(x)  =>  dx = dy * y * (1 - y)   (kernel sigmoid_backward)
 Tensor sigmoid(const Tensor& x) {
   Tensor out = unary_kernel("sigmoid", x);

@@ -75,6 +75,38 @@ check(p.arena_bytes > 0 and p.arena_bytes < p.intermediate_bytes, "intermediates
                         "fusion removed kernels", "intermediates share an arena smaller than their sum"});
 }
 
+TEST(Compile, NoGradEvaluationMatchesEagerAndFusesTheInPlaceRelu) {
+  // Under no_grad nn.Sequential applies a ReLU to its intermediate in place
+  // (relu_); the plan folds that into the convolution as well.
+  expect_script_passes(std::string(kHarness) + R"lua(
+trainrt.manual_seed(3)
+local model = cnn()
+model:eval()
+local criterion = nn.CrossEntropyLoss()
+local function evaluate(x, y)
+  local logits = model(x)
+  return criterion(logits, y) * x:size(1), logits:argmax(2):eq(y):float():sum()
+end
+local step = trainrt.compile(evaluate)
+for i = 1, 3 do
+  local x, y = trainrt.randn{ 50, 1, 28, 28 }, (trainrt.rand{ 50 } * 10):long()
+  trainrt.no_grad(function()
+    local el, ec = evaluate(x, y)
+    local cl, cc = step(x, y)
+    check_close(cl:item(), el:item(), 1e-6, "eval loss " .. i)
+    check(cc:item() == ec:item(), "eval correct " .. i)
+  end)
+end
+local p = step:info().plans[1]
+check(table.concat(p.fusions, ","):find("conv2d+relu", 1, true) ~= nil, "in-place relu fused into the convolution")
+check(p.arena_bytes < p.intermediate_bytes, "evaluation activations share the arena")
+local ok, err = pcall(function() trainrt.randn{ 3 }:requires_grad(true):relu_() end)
+check(not ok and err:find("relu_: in place on a tensor that requires grad", 1, true) ~= nil, "relu_ refuses a grad leaf")
+)lua",
+                       {"eval loss 1", "eval correct 3", "in-place relu fused into the convolution",
+                        "evaluation activations share the arena", "relu_ refuses a grad leaf"});
+}
+
 TEST(Compile, MlpWithSgdMomentumAndAStepScheduleMatchesEager) {
   // The learning rate changes between replays: the optimizer's update is a host
   // node, so every replay uses the current one.

@@ -5,7 +5,8 @@
 -- soon as the next child has consumed it when neither child keeps activations
 -- (Module:keeps_activations), so a no_grad forward of a large batch holds about
 -- two activations at a time, not every layer's output until Lua's collector
--- runs. The caller's input and the returned output are never released.
+-- runs; such an intermediate goes through an nn.ReLU in place. The caller's
+-- input and the returned output are never released.
 local trainrt = require "trainrt"
 local Module = require "trainrt.nn.Module"
 
@@ -57,11 +58,24 @@ function Sequential:keeps_activations()
   return false
 end
 
+local ReLU -- nn.ReLU, loaded on first use
+-- Under no_grad, an intermediate about to be released goes through a plain
+-- nn.ReLU in place: no second activation of that size.
+local function relu_in_place(m, x)
+  ReLU = ReLU or require "trainrt.nn.ReLU"
+  return getmetatable(m) == ReLU and x:is_contiguous()
+end
+
 function Sequential:forward(x)
   local input = x
   local wait = not trainrt.grad_enabled()  -- no graph holds it: have its memory back before the next layer allocates
   for i = 1, rawlen(self) do
-    local y = self[i](x)
+    local y
+    if wait and i > 1 and x ~= input and is_tensor(x) and not keeps(self[i - 1]) and relu_in_place(self[i], x) then
+      y = x:relu_()
+    else
+      y = self[i](x)
+    end
     -- x is child i-1's output, just consumed by child i; a child may return its input (Dropout in eval).
     if i > 1 and x ~= input and x ~= y and is_tensor(x) and not keeps(self[i - 1]) and not keeps(self[i]) then
       x:_release(wait)

@@ -25,6 +25,7 @@ Tensor log(const Tensor& x);
 Tensor sqrt(const Tensor& x);
 Tensor abs(const Tensor& x);
 Tensor relu(const Tensor& x);
+Tensor& relu_(Tensor& x);  // in place; refused on a tensor that requires grad in grad mode
 Tensor sigmoid(const Tensor& x);
 Tensor tanh(const Tensor& x);
 
