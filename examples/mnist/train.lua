@@ -36,6 +36,14 @@ local criterion = nn.CrossEntropyLoss()
 local optimizer = optim.Adam{ model:parameters(), lr = args.lr }
 model, optimizer = strategy:setup(model, optimizer)
 
+-- One evaluation batch: summed loss and number correct, as tensors, read by
+-- the caller. Compiled too: under no_grad its plan keeps one arena for the
+-- batch's activations instead of allocating each layer's output.
+local eval_step = strategy:compile(function(x, y)
+  local logits = model(x)  -- (N, 10)
+  return criterion(logits, y) * x:size(1), logits:argmax(2):eq(y):float():sum()
+end)
+
 -- Test-set accuracy and mean loss over every rank's shard, in eval mode without building a graph.
 local function evaluate()
   model:eval()
@@ -43,9 +51,9 @@ local function evaluate()
   trainrt.no_grad(function()
     for x, y in test_loader do
       x, y = strategy:to_device(x, y)
-      local logits = model(x)  -- (N, 10)
-      loss_sum = loss_sum + criterion(logits, y):item() * x:size(1)
-      correct = correct + logits:argmax(2):eq(y):float():sum():item()
+      local batch_loss, batch_correct = eval_step(x, y)
+      loss_sum = loss_sum + batch_loss:item()
+      correct = correct + batch_correct:item()
       total = total + x:size(1)
     end
   end)
