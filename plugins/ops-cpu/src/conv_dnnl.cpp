@@ -1,7 +1,12 @@
 // oneDNN 2.6 (v2 API) float32 convolution: forward, backward-data and
 // backward-weights primitives chosen with format "any" so oneDNN picks its
 // blocked layouts and direct AVX2/AVX-512 JIT kernels; user NCHW/OIHW buffers
-// are reordered in and out. Primitives are cached per shape. Threads: oneDNN
+// are reordered in and out through buffers taken from the host's allocator for
+// the call (counted by trainrt.memory(), reused by its cache, never kept per
+// shape). A forward over more than kForwardChunk samples runs chunk by chunk,
+// so its reorder buffers stay small: an evaluation batch of 1000 needed a
+// second 100 MB output in oneDNN's layout. Each sample's result is the same
+// either way. Primitives are cached per shape. Threads: oneDNN
 // runs on OpenMP, set to the run's `threads` before each call (OpenBLAS and
 // OpenMP never run at the same time, so the two pools do not oversubscribe).
 // Deliberately not here: float64 (oneDNN has no f64 convolution), shape checks.
@@ -12,6 +17,7 @@
 
 #include "trainrt/plugin_abi.h"
 
+#include <algorithm>
 #include <array>
 #include <dnnl.hpp>
 #include <limits>
@@ -70,6 +76,40 @@ class Scratchpad {
   bool from_host_ = false;
 };
 
+// Memory for one call's reorders, from the host's allocator, returned when the
+// call ends (CallBuffers below).
+class HostBuffer {
+ public:
+  explicit HostBuffer(size_t bytes) : bytes_(bytes), from_host_(g_alloc && g_free) {
+    ptr_ = from_host_ ? g_alloc(g_host_handle, TRT_DEVICE_CPU, 0, bytes) : std::malloc(bytes);
+    if (!ptr_) throw dnnl::error(dnnl_out_of_memory, "convolution reorder buffer");
+  }
+  ~HostBuffer() {
+    if (from_host_) g_free(g_host_handle, TRT_DEVICE_CPU, 0, ptr_, bytes_);
+    else std::free(ptr_);
+  }
+  HostBuffer(const HostBuffer&) = delete;
+  HostBuffer& operator=(const HostBuffer&) = delete;
+  void* get() const { return ptr_; }
+
+ private:
+  void* ptr_ = nullptr;
+  size_t bytes_;
+  bool from_host_;
+};
+
+// The reorder buffers of the call in progress on this thread; guarded() frees
+// them once the stream has finished.
+std::vector<std::unique_ptr<HostBuffer>>& call_buffers() {
+  thread_local std::vector<std::unique_ptr<HostBuffer>> buffers;
+  return buffers;
+}
+
+memory call_memory(const memory::desc& md, const engine& eng) {
+  call_buffers().push_back(std::make_unique<HostBuffer>(md.get_size()));
+  return memory(md, eng, call_buffers().back()->get());
+}
+
 // args plus DNNL_ARG_SCRATCHPAD when the primitive wants one.
 std::unordered_map<int, memory> with_scratchpad(const primitive_desc_base& pd, const engine& eng,
                                                 std::unordered_map<int, memory> args) {
@@ -95,7 +135,6 @@ struct Prims {
   convolution_forward fwd_relu;
   convolution_backward_weights bwwb;
   memory::dims x_dims, w_dims, y_dims, st, pad, dil;
-  memory buf_x, buf_w, buf_y, buf_dx, buf_dw, buf_dy;  // blocked-layout scratch
 };
 
 // One cache per calling thread: each device queue (trainrt/stream.h) runs its
@@ -169,31 +208,32 @@ void ensure_bwwb(Prims& p) {
   p.have_bwwb = true;
 }
 
-// The user's buffer when oneDNN wants its layout, else `buf` (in `want`'s layout) filled by a reorder.
-memory input(Prims& p, stream& st, const memory::desc& want, const memory::desc& user_md, const float* data,
-             memory& buf) {
+// The user's buffer when oneDNN wants its layout, else a call buffer in `want`'s layout filled by a reorder.
+memory input(Prims& p, stream& st, const memory::desc& want, const memory::desc& user_md, const float* data) {
   memory user(user_md, p.eng, const_cast<float*>(data));
   if (want == user_md) return user;
-  if (!buf || buf.get_desc() != want) buf = memory(want, p.eng);
+  memory buf = call_memory(want, p.eng);
   reorder(user, buf).execute(st, user, buf);
   return buf;
 }
 
-// Runs `run` into the user's buffer or into `buf`, then reorders back to the user layout.
+// Runs `run` into the user's buffer or into a call buffer, then reorders back to the user layout.
 template <typename Run>
-void output(Prims& p, stream& st, const memory::desc& have, const memory::desc& user_md, float* data, memory& buf,
-            Run&& run) {
+void output(Prims& p, stream& st, const memory::desc& have, const memory::desc& user_md, float* data, Run&& run) {
   memory user(user_md, p.eng, data);
   if (have == user_md) {
     run(user);
     return;
   }
-  if (!buf || buf.get_desc() != have) buf = memory(have, p.eng);
+  memory buf = call_memory(have, p.eng);
   run(buf);
   reorder(buf, user).execute(st, buf, user);
 }
 
 template <typename Fn> bool guarded(const DnnlConvShape& s, int threads, Fn&& fn) {
+  struct FreeCallBuffers {
+    ~FreeCallBuffers() { call_buffers().clear(); }
+  } free_at_end;
   try {
     omp_set_num_threads(threads < 1 ? 1 : threads);
     Prims& p = prims_for(s);
@@ -206,6 +246,21 @@ template <typename Fn> bool guarded(const DnnlConvShape& s, int threads, Fn&& fn
   }
 }
 
+constexpr int64_t kForwardChunk = 128;
+
+// A forward over s.N samples as forwards over at most kForwardChunk each.
+template <typename Forward>
+bool chunked_forward(const DnnlConvShape& s, const float* x, float* y, Forward&& forward) {
+  if (s.N <= kForwardChunk) return forward(s, x, y);
+  const int64_t x_sample = s.C * s.H * s.W, y_sample = s.O * s.OH * s.OW;
+  for (int64_t n0 = 0; n0 < s.N; n0 += kForwardChunk) {
+    DnnlConvShape chunk = s;
+    chunk.N = std::min(kForwardChunk, s.N - n0);
+    if (!forward(chunk, x + n0 * x_sample, y + n0 * y_sample)) return false;  // the first chunk fails or none does
+  }
+  return true;
+}
+
 }  // namespace
 
 void dnnl_set_host(const trt_host_api* host) {
@@ -214,39 +269,44 @@ void dnnl_set_host(const trt_host_api* host) {
   g_host_handle = host ? host->host : nullptr;
 }
 
-bool dnnl_conv_forward(const DnnlConvShape& s, const float* x, const float* w, const float* b, float* y, int threads) {
-  return guarded(s, threads, [&](Prims& p, stream& st) {
-    memory xm = input(p, st, p.fwd_pd.src_desc(), p.x_md, x, p.buf_x);
-    memory wm = input(p, st, p.fwd_pd.weights_desc(), p.w_md, w, p.buf_w);
-    std::vector<float> zeros;
-    if (!b) zeros.assign(static_cast<size_t>(s.O), 0.f);
-    memory bm(p.b_md, p.eng, const_cast<float*>(b ? b : zeros.data()));
-    output(p, st, p.fwd_pd.dst_desc(), p.y_md, y, p.buf_y, [&](memory& ym) {
-      p.fwd.execute(st, with_scratchpad(p.fwd_pd, p.eng, {{DNNL_ARG_SRC, xm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_BIAS, bm}, {DNNL_ARG_DST, ym}}));
+bool dnnl_conv_forward(const DnnlConvShape& shape, const float* x, const float* w, const float* b, float* y,
+                       int threads) {
+  return chunked_forward(shape, x, y, [&](const DnnlConvShape& s, const float* xs, float* ys) {
+    return guarded(s, threads, [&](Prims& p, stream& st) {
+      memory xm = input(p, st, p.fwd_pd.src_desc(), p.x_md, xs);
+      memory wm = input(p, st, p.fwd_pd.weights_desc(), p.w_md, w);
+      std::vector<float> zeros;
+      if (!b) zeros.assign(static_cast<size_t>(s.O), 0.f);
+      memory bm(p.b_md, p.eng, const_cast<float*>(b ? b : zeros.data()));
+      output(p, st, p.fwd_pd.dst_desc(), p.y_md, ys, [&](memory& ym) {
+        p.fwd.execute(st, with_scratchpad(p.fwd_pd, p.eng, {{DNNL_ARG_SRC, xm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_BIAS, bm}, {DNNL_ARG_DST, ym}}));
+      });
     });
   });
 }
 
-bool dnnl_conv_forward_relu(const DnnlConvShape& s, const float* x, const float* w, const float* b, float* y,
+bool dnnl_conv_forward_relu(const DnnlConvShape& shape, const float* x, const float* w, const float* b, float* y,
                             int threads) {
-  return guarded(s, threads, [&](Prims& p, stream& st) {
-    ensure_fwd_relu(p);
-    memory xm = input(p, st, p.fwd_relu_pd.src_desc(), p.x_md, x, p.buf_x);
-    memory wm = input(p, st, p.fwd_relu_pd.weights_desc(), p.w_md, w, p.buf_w);
-    std::vector<float> zeros;
-    if (!b) zeros.assign(static_cast<size_t>(s.O), 0.f);
-    memory bm(p.b_md, p.eng, const_cast<float*>(b ? b : zeros.data()));
-    output(p, st, p.fwd_relu_pd.dst_desc(), p.y_md, y, p.buf_y, [&](memory& ym) {
-      p.fwd_relu.execute(st, with_scratchpad(p.fwd_relu_pd, p.eng, {{DNNL_ARG_SRC, xm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_BIAS, bm}, {DNNL_ARG_DST, ym}}));
+  return chunked_forward(shape, x, y, [&](const DnnlConvShape& s, const float* xs, float* ys) {
+    return guarded(s, threads, [&](Prims& p, stream& st) {
+      ensure_fwd_relu(p);
+      memory xm = input(p, st, p.fwd_relu_pd.src_desc(), p.x_md, xs);
+      memory wm = input(p, st, p.fwd_relu_pd.weights_desc(), p.w_md, w);
+      std::vector<float> zeros;
+      if (!b) zeros.assign(static_cast<size_t>(s.O), 0.f);
+      memory bm(p.b_md, p.eng, const_cast<float*>(b ? b : zeros.data()));
+      output(p, st, p.fwd_relu_pd.dst_desc(), p.y_md, ys, [&](memory& ym) {
+        p.fwd_relu.execute(st, with_scratchpad(p.fwd_relu_pd, p.eng, {{DNNL_ARG_SRC, xm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_BIAS, bm}, {DNNL_ARG_DST, ym}}));
+      });
     });
   });
 }
 
 bool dnnl_conv_backward_data(const DnnlConvShape& s, const float* dy, const float* w, float* dx, int threads) {
   return guarded(s, threads, [&](Prims& p, stream& st) {
-    memory dym = input(p, st, p.bwd_pd.diff_dst_desc(), p.y_md, dy, p.buf_dy);
-    memory wm = input(p, st, p.bwd_pd.weights_desc(), p.w_md, w, p.buf_w);
-    output(p, st, p.bwd_pd.diff_src_desc(), p.x_md, dx, p.buf_dx, [&](memory& dxm) {
+    memory dym = input(p, st, p.bwd_pd.diff_dst_desc(), p.y_md, dy);
+    memory wm = input(p, st, p.bwd_pd.weights_desc(), p.w_md, w);
+    output(p, st, p.bwd_pd.diff_src_desc(), p.x_md, dx, [&](memory& dxm) {
       p.bwd.execute(st, with_scratchpad(p.bwd_pd, p.eng, {{DNNL_ARG_DIFF_DST, dym}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DIFF_SRC, dxm}}));
     });
   });
@@ -254,9 +314,9 @@ bool dnnl_conv_backward_data(const DnnlConvShape& s, const float* dy, const floa
 
 bool dnnl_conv_backward_weights(const DnnlConvShape& s, const float* dy, const float* x, float* dw, int threads) {
   return guarded(s, threads, [&](Prims& p, stream& st) {
-    memory dym = input(p, st, p.bww_pd.diff_dst_desc(), p.y_md, dy, p.buf_dy);
-    memory xm = input(p, st, p.bww_pd.src_desc(), p.x_md, x, p.buf_x);
-    output(p, st, p.bww_pd.diff_weights_desc(), p.w_md, dw, p.buf_dw, [&](memory& dwm) {
+    memory dym = input(p, st, p.bww_pd.diff_dst_desc(), p.y_md, dy);
+    memory xm = input(p, st, p.bww_pd.src_desc(), p.x_md, x);
+    output(p, st, p.bww_pd.diff_weights_desc(), p.w_md, dw, [&](memory& dwm) {
       p.bww.execute(st, with_scratchpad(p.bww_pd, p.eng, {{DNNL_ARG_DIFF_DST, dym}, {DNNL_ARG_SRC, xm}, {DNNL_ARG_DIFF_WEIGHTS, dwm}}));
     });
   });
@@ -266,11 +326,11 @@ bool dnnl_conv_backward_weights_bias(const DnnlConvShape& s, const float* dy, co
                                      int threads) {
   return guarded(s, threads, [&](Prims& p, stream& st) {
     ensure_bwwb(p);
-    memory dym = input(p, st, p.bwwb_pd.diff_dst_desc(), p.y_md, dy, p.buf_dy);
-    memory xm = input(p, st, p.bwwb_pd.src_desc(), p.x_md, x, p.buf_x);
+    memory dym = input(p, st, p.bwwb_pd.diff_dst_desc(), p.y_md, dy);
+    memory xm = input(p, st, p.bwwb_pd.src_desc(), p.x_md, x);
     memory dbm(p.b_md, p.eng, db);  // a 1-D bias is plain in every layout oneDNN picks
     if (p.bwwb_pd.diff_bias_desc() != p.b_md) throw dnnl::error(dnnl_unimplemented, "diff_bias layout");
-    output(p, st, p.bwwb_pd.diff_weights_desc(), p.w_md, dw, p.buf_dw, [&](memory& dwm) {
+    output(p, st, p.bwwb_pd.diff_weights_desc(), p.w_md, dw, [&](memory& dwm) {
       p.bwwb.execute(st, with_scratchpad(p.bwwb_pd, p.eng, {{DNNL_ARG_DIFF_DST, dym}, {DNNL_ARG_SRC, xm}, {DNNL_ARG_DIFF_WEIGHTS, dwm},
                           {DNNL_ARG_DIFF_BIAS, dbm}}));
     });
