@@ -18,6 +18,7 @@
 #include "compile/plan.h"
 #include "lua_util.h"
 #include "trainrt/autograd.h"
+#include "trainrt/devices.h"
 #include "trainrt/dispatch.h"
 #include "trainrt/error.h"
 #include "trainrt/log.h"
@@ -120,6 +121,10 @@ int capture_call(lua_State* L, CompiledStep& step, Captured& c, int first, int l
       lua_pushvalue(L, i);
     }
   }
+  // A capture is rare (once per signature) and its eager run and the arena
+  // after it are the step's largest allocations: blocks cached for other sizes
+  // go back to the system first, and the capture's own afterwards.
+  empty_all_caches();
   capture::Recording recording;
   {
     capture::Session session;
@@ -155,6 +160,7 @@ int capture_call(lua_State* L, CompiledStep& step, Captured& c, int first, int l
   // collected, queued tasks not yet run. Once, at capture.
   lua_gc(L, LUA_GCCOLLECT);
   synchronize_all();
+  empty_all_caches();
   std::vector<StoragePtr> keep;
   for (const Tensor& t : c.inputs) keep.push_back(t.storage());
   for (const Tensor& t : c.results)
