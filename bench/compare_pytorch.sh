@@ -13,7 +13,7 @@
 # `compare case=...` lines and a markdown table.
 #
 # Usage: bench/compare_pytorch.sh [--pairs 3] [--limit 0] [--cases cnn:1,cnn:2,mlp:1,mlp:2]
-#                                 [--trainrt PATH] [--data DIR]
+#                                 [--trainrt PATH] [--data DIR] [--trainrt-mode compiled|eager]
 # Exit status: 0 done, 1 a run failed, 2 bad usage or torch not importable.
 set -euo pipefail
 
@@ -24,6 +24,7 @@ limit=0
 cases=cnn:1,cnn:2,mlp:1,mlp:2
 trainrt=$root/build/bin/trainrt
 data=/usr/share/datasets/fashion-mnist
+mode=compiled  # trainrt's step: trainrt.compile'd (as examples/mnist/train.lua) or op by op
 omp_wait_policy=${OMP_WAIT_POLICY:-PASSIVE}
 
 usage() { sed -n '15,17s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
@@ -36,11 +37,13 @@ while [ $# -gt 0 ]; do
     --cases) cases=${2:?--cases needs a value}; shift 2 ;;
     --trainrt) trainrt=${2:?--trainrt needs a value}; shift 2 ;;
     --data) data=${2:?--data needs a value}; shift 2 ;;
+    --trainrt-mode) mode=${2:?--trainrt-mode needs a value}; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die 2 "unknown option '$1'" ;;
   esac
 done
 [[ $pairs =~ ^[1-9][0-9]*$ ]] || die 2 "--pairs must be a positive integer, got '$pairs'"
+[[ $mode =~ ^(compiled|eager)$ ]] || die 2 "--trainrt-mode must be compiled or eager, got '$mode'"
 [[ $limit =~ ^[0-9]+$ ]] || die 2 "--limit must be a non-negative integer, got '$limit'"
 IFS=, read -r -a case_list <<< "$cases"
 for c in "${case_list[@]}"; do
@@ -72,7 +75,7 @@ if [ -x /usr/bin/time ]; then timer=(/usr/bin/time -v -o "$tmp/time"); fi
 run_side() {
   local side=$1 model=$2 threads=$3 attempt cmd line
   if [ "$side" = trainrt ]; then
-    cmd=("$trainrt" train "$root/bench/compare/trainrt_epoch.lua" --threads "$threads" --model "$model")
+    cmd=("$trainrt" train "$root/bench/compare/trainrt_epoch.lua" --threads "$threads" --model "$model" --mode "$mode")
   else
     cmd=("$python" "$root/bench/compare/torch_epoch.py" --threads "$threads" --model "$model")
   fi
@@ -104,7 +107,7 @@ echo "# date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
 echo "# cpu: ${cpu:-unknown} ($(nproc) cores online)"
 echo "# trainrt: $trainrt (git $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown))"
 echo "# torch: $torch_version mkldnn_available=$torch_mkldnn (python $python, OMP_WAIT_POLICY=$omp_wait_policy)"
-echo "# pairs=$pairs limit=$limit cases=$cases data=$data"
+echo "# pairs=$pairs limit=$limit cases=$cases data=$data trainrt_mode=$mode"
 
 declare -A results  # "$case:$side" -> "sps rss" lines; "$case:ratio" -> ratios
 for ((pair = 1; pair <= pairs; pair++)); do
@@ -137,7 +140,7 @@ done
 echo
 span="one whole epoch"
 [ "$limit" -gt 0 ] && span="the first $limit samples"
-echo "Fashion-MNIST, $span, batch 64, Adam, data loading included; medians of $pairs interleaved"
+echo "Fashion-MNIST, $span, batch 64, Adam, data loading included, trainrt step $mode; medians of $pairs interleaved"
 echo "pair(s), trainrt/PyTorch the median of the per-pair ratios. PyTorch $torch_version (oneDNN: $torch_mkldnn,"
 echo "OMP_WAIT_POLICY=$omp_wait_policy), ${cpu:-unknown CPU}, $(nproc) cores, $(date -u +%Y-%m-%d)."
 echo

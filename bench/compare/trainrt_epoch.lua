@@ -5,7 +5,7 @@
 -- start-up excluded). Like examples/mnist/train.lua, every step reads its loss
 -- (the running mean is printed), which also bounds how far the script runs
 -- ahead of the asynchronous kernels. torch_epoch.py is the same epoch in PyTorch.
--- Run: trainrt train bench/compare/trainrt_epoch.lua --model cnn --threads 1 [--limit N]
+-- Run: trainrt train bench/compare/trainrt_epoch.lua --model cnn --threads 1 [--limit N] [--mode eager]
 -- Prints: epoch side=trainrt model=... threads=... samples=... seconds=... sps=... loss=... rss_mb=...
 local nn = require "trainrt.nn"
 local optim = require "trainrt.optim"
@@ -17,6 +17,7 @@ local args = trainrt.args{
   batch_size = { 64, help = "batch size", min = 1 },
   lr = { 1e-3, help = "Adam learning rate", positive = true },
   data = { data.FASHION_MNIST_ROOT, help = "folder with the Fashion-MNIST IDX files" },
+  mode = { "compiled", help = "the step trainrt.compile'd, or eager (op by op)", choices = { "compiled", "eager" } },
 }
 
 local builders = {
@@ -46,11 +47,16 @@ local optimizer = optim.Adam{ model:parameters(), lr = args.lr }
 local samples, loss_sum = 0, 0
 trainrt.synchronize()
 local start = trainrt.clock()
-for x, y in loader do
+local function step(x, y)
   optimizer:zero_grad()
   local loss = criterion(model(x), y)
   loss:backward()
   optimizer:step()
+  return loss
+end
+if args.mode == "compiled" then step = trainrt.compile(step) end
+for x, y in loader do
+  local loss = step(x, y)
   loss_sum = loss_sum + loss:item() * x:size(1)  -- waits for this step's loss
   samples = samples + x:size(1)
 end
