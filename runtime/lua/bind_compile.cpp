@@ -214,7 +214,14 @@ int step_call(lua_State* L) {
   if (step.captured.size() >= kMaxSignatures) return call_eagerly(L, step, first, last);
   step.captured.push_back(std::make_unique<Captured>());
   step.captured.back()->signature = sig;
-  return capture_call(L, step, *step.captured.back(), first, last);
+  try {
+    return capture_call(L, step, *step.captured.back(), first, last);
+  } catch (...) {  // the step raised an error: the next call with this signature captures afresh
+    for (int ref : step.captured.back()->host_refs) luaL_unref(L, LUA_REGISTRYINDEX, ref);
+    for (int ref : step.captured.back()->constant_refs) luaL_unref(L, LUA_REGISTRYINDEX, ref);
+    step.captured.pop_back();
+    throw;
+  }
 }
 
 void release_refs(lua_State* L, CompiledStep& step) {

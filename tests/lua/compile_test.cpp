@@ -147,12 +147,21 @@ reason = check_eager("accumulation", function(a, b)
   local loss = crit(model(a), b); loss:backward(); opt:step(); return loss
 end, x, y)
 check(reason:find("zero_grad", 1, true) ~= nil, "accumulation reason")
+local fail_once = true
+local flaky = trainrt.compile(function(a)
+  if fail_once then fail_once = false; error("first call fails") end
+  return a * 2
+end)
+check(not pcall(flaky, trainrt.ones{ 2 }), "an error in the step reaches the caller")
+check_close(flaky(trainrt.ones{ 2 }), trainrt.full({ 2 }, 2), 0, "the next call captures afresh")
+check(#flaky:info().plans == 1 and flaky:info().plans[1].kernels ~= nil, "after an error the step is still captured")
 local step = trainrt.compile(function(t) return #t end)
 check(step({ 1, 2 }) == 2, "a table argument is accepted")
 check(step:info().eager_calls == 1, "a table argument runs eagerly")
 )lua");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   for (const char* what : {"ok host read runs eagerly", "ok host read reason", "ok random reason",
+                           "ok the next call captures afresh", "ok after an error the step is still captured",
                            "ok accumulation reason", "ok a table argument runs eagerly"})
     EXPECT_NE(r.output.find(what), std::string::npos) << what << "\n" << r.output;
   EXPECT_NE(r.output.find("trainrt.compile: the step runs eagerly for inputs ((8, 4), (8)) because it reads a tensor on "
