@@ -52,6 +52,18 @@ Plan::Plan(capture::Recording&& recording, const std::vector<StoragePtr>& keep_a
 
   fuse(*this, stats_.fusions);
   finish_layout();
+  for (size_t b = 0; b < buffers_.size(); ++b) {
+    const StoragePtr& storage = buffers_[b].storage;
+    bool kept = std::any_of(keep_alive.begin(), keep_alive.end(), [&](const StoragePtr& p) { return p == storage; });
+    if (storage && !kept) watched_.emplace_back(b, storage.use_count());
+  }
+}
+
+Plan::~Plan() = default;
+
+bool Plan::state_intact() const {
+  return std::all_of(watched_.begin(), watched_.end(),
+                     [&](const auto& w) { return buffers_[w.first].storage.use_count() >= w.second; });
 }
 
 void Plan::finish_layout() {

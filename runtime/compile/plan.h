@@ -44,11 +44,17 @@ class Plan {
   // Builds a plan from a successful recording. `keep_alive`: storages that
   // must keep their own memory whatever their reference count says.
   Plan(capture::Recording&& recording, const std::vector<StoragePtr>& keep_alive);
+  ~Plan();
 
   size_t segments() const { return segment_nodes_.size(); }
   // Enqueues segment s as one task on the plan's device queue.
   void launch_segment(size_t s, const std::shared_ptr<Plan>& self);
   const PlanStats& stats() const { return stats_; }
+  // False once a storage the step wrote and something outside the plan held
+  // at capture (a parameter, its .grad) has lost a holder: it was replaced
+  // (zero_grad() outside the step, a parameter swapped), and a replay would
+  // update memory nobody reads any more.
+  bool state_intact() const;
   Device device() const { return device_; }
 
   // For the passes.
@@ -64,6 +70,7 @@ class Plan {
   std::vector<std::vector<size_t>> segment_nodes_;    // node indices per segment
   std::vector<std::vector<StoragePtr>> segment_uses_;  // storages a segment's kernels touch
   std::shared_ptr<Storage> arena_;
+  std::vector<std::pair<size_t, long>> watched_;  // buffer, its use_count once planned
   PlanStats stats_;
 };
 

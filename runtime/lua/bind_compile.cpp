@@ -10,6 +10,7 @@
 // signature, with a warning saying why. Results: tensors are copied out at
 // every call (a replay overwrites the plan's own), other values are constants.
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -44,6 +45,7 @@ struct Captured {
 struct CompiledStep {
   int fn_ref = LUA_NOREF;
   bool verbose = false;
+  std::map<std::string, int> invalidated;  // signature -> plans dropped because state was replaced
   std::vector<std::unique_ptr<Captured>> captured;
   int64_t replays = 0, eager_calls = 0;
 };
@@ -88,6 +90,13 @@ std::string describe_args(lua_State* L, int first, int last) {
     out += is_tensor(L, i) ? check_tensor(L, i).shape_str() : luaL_typename(L, i);
   }
   return out;
+}
+
+void release_captured(lua_State* L, Captured& c) {
+  for (int ref : c.host_refs) luaL_unref(L, LUA_REGISTRYINDEX, ref);
+  for (int ref : c.constant_refs) luaL_unref(L, LUA_REGISTRYINDEX, ref);
+  c.host_refs.clear();
+  c.constant_refs.clear();
 }
 
 // Calls step_fn eagerly with the arguments at [first, last]; returns the result count.
@@ -206,29 +215,42 @@ int step_call(lua_State* L) {
   int first = 2, last = lua_gettop(L);
   std::string sig, unsupported;
   if (!signature_of(L, first, last, sig, unsupported)) return call_eagerly(L, step, first, last);
-  for (auto& c : step.captured)
-    if (c->signature == sig) {
-      if (!c->plan) return call_eagerly(L, step, first, last);
-      return replay(L, step, *c, first, last);
+  for (size_t i = 0; i < step.captured.size(); ++i) {
+    Captured& c = *step.captured[i];
+    if (c.signature != sig) continue;
+    if (!c.plan) return call_eagerly(L, step, first, last);
+    if (c.plan->state_intact()) return replay(L, step, c, first, last);
+    // Replaced state: capture again with what the step now refers to; a step
+    // whose state is replaced at every call runs eagerly instead.
+    release_captured(L, c);
+    step.captured.erase(step.captured.begin() + static_cast<long>(i));
+    if (++step.invalidated[sig] >= 3) {
+      auto eager = std::make_unique<Captured>();
+      eager->signature = sig;
+      eager->eager_reason =
+          "state it writes is replaced between calls (zero_grad() outside the compiled step, or a parameter "
+          "swapped for a new tensor); call zero_grad() inside the step";
+      log(LogLevel::Warn, "trainrt.compile: the step runs eagerly for inputs (" + describe_args(L, first, last) +
+                              ") because " + eager->eager_reason);
+      step.captured.push_back(std::move(eager));
+      return call_eagerly(L, step, first, last);
     }
+    break;
+  }
   if (step.captured.size() >= kMaxSignatures) return call_eagerly(L, step, first, last);
   step.captured.push_back(std::make_unique<Captured>());
   step.captured.back()->signature = sig;
   try {
     return capture_call(L, step, *step.captured.back(), first, last);
   } catch (...) {  // the step raised an error: the next call with this signature captures afresh
-    for (int ref : step.captured.back()->host_refs) luaL_unref(L, LUA_REGISTRYINDEX, ref);
-    for (int ref : step.captured.back()->constant_refs) luaL_unref(L, LUA_REGISTRYINDEX, ref);
+    release_captured(L, *step.captured.back());
     step.captured.pop_back();
     throw;
   }
 }
 
 void release_refs(lua_State* L, CompiledStep& step) {
-  for (auto& c : step.captured) {
-    for (int ref : c->host_refs) luaL_unref(L, LUA_REGISTRYINDEX, ref);
-    for (int ref : c->constant_refs) luaL_unref(L, LUA_REGISTRYINDEX, ref);
-  }
+  for (auto& c : step.captured) release_captured(L, *c);
   step.captured.clear();
 }
 

@@ -116,6 +116,41 @@ compare("mlp", mlp, function(ps) return optim.SGD{ ps, lr = 0.1, momentum = 0.9 
                        {"mlp loss 1", "mlp loss 5", "mlp parameter 6"});
 }
 
+TEST(Compile, ZeroGradOutsideTheStepIsNotSilentlyWrong) {
+  // zero_grad() between calls drops the gradient tensors the plan writes: the
+  // optimizer (a host node) would then see no gradient and skip the update.
+  // The plan notices, captures again, and after three times runs eagerly.
+  expect_script_passes(std::string(kHarness) + R"lua(
+local function run(compiled)
+  trainrt.manual_seed(1)
+  local model = mlp()
+  local opt = optim.SGD{ model:parameters(), lr = 0.1 }
+  local criterion = nn.CrossEntropyLoss()
+  local function step(x, y)
+    local loss = criterion(model(x), y)
+    loss:backward()
+    opt:step()
+    return loss
+  end
+  local f = compiled and trainrt.compile(step) or step
+  trainrt.manual_seed(7)
+  local losses = {}
+  for i = 1, 6 do
+    local x, y = trainrt.randn{ 16, 1, 28, 28 }, (trainrt.rand{ 16 } * 10):long()
+    opt:zero_grad()
+    losses[i] = f(x, y):item()
+  end
+  return losses, f
+end
+local a = run(false)
+local b, f = run(true)
+for i = 1, #a do check_close(b[i], a[i], 0, "loss " .. i .. " as eager") end
+local reason = f:info().plans[1].eager_reason or ""
+check(reason:find("zero_grad() outside the compiled step", 1, true) ~= nil, "runs eagerly and says why")
+)lua",
+                       {"loss 2 as eager", "loss 6 as eager", "runs eagerly and says why"});
+}
+
 TEST(Compile, StepsAReplayCannotReproduceRunEagerlyAndSayWhy) {
   ScriptResult r = run_lua_script(std::string(kLuaCheckPrelude) + R"lua(
 local model = nn.Sequential{ nn.Linear(4, 3), nn.Dropout(0.5) }
