@@ -25,8 +25,10 @@ local extra = trainrt.memory().peak_bytes - before - out
 local rss_extra = trainrt.process().peak_rss_bytes - rss_before - out
 print(string.format("beyond the output: %.1f MiB in tensors and oneDNN buffers, %.1f MiB resident", extra / 2^20,
   rss_extra / 2^20))
--- Whole-batch buffers in oneDNN's own layout (outside trainrt's allocator) would add another output.
-check(extra < 0.25 * out and rss_extra < 0.5 * out, "little beyond the output")
+-- Whole-batch buffers in oneDNN's own layout (outside trainrt's allocator) would add another
+-- output and more. Resident memory gets room for allocator overheads (AddressSanitizer's redzones
+-- and quarantine made 16.6 MiB of 8 MiB of chunk buffers).
+check(extra < 0.25 * out and rss_extra < 0.75 * out, "little beyond the output")
 for _, range in ipairs{ { 1, 50 }, { 120, 30 }, { 971, 30 } } do
   local part = F.conv2d(x:narrow(1, range[1], range[2]), w, b, opts)
   check((part - y:narrow(1, range[1], range[2])):abs():max():item() == 0, "samples " .. range[1] .. " alone")
