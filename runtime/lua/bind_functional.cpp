@@ -159,20 +159,26 @@ int f_sgd_step(lua_State* L) {
   return 0;
 }
 
+// {lr=, beta1=, beta2=, eps=, weight_decay=, decoupled=} at idx; absent fields keep AdamOptions' defaults.
+ops::AdamOptions check_adam_options(lua_State* L, int idx) {
+  luaL_checktype(L, idx, LUA_TTABLE);
+  ops::AdamOptions o;
+  o.lr = opt_number_field(L, idx, "lr", o.lr);
+  o.beta1 = opt_number_field(L, idx, "beta1", o.beta1);
+  o.beta2 = opt_number_field(L, idx, "beta2", o.beta2);
+  o.eps = opt_number_field(L, idx, "eps", o.eps);
+  o.weight_decay = opt_number_field(L, idx, "weight_decay", o.weight_decay);
+  o.decoupled_weight_decay = opt_bool_field(L, idx, "decoupled", o.decoupled_weight_decay);
+  return o;
+}
+
 // adam_step(param, grad, exp_avg, exp_avg_sq, {lr=, beta1=, beta2=, eps=, weight_decay=, decoupled=}, step)
 int f_adam_step(lua_State* L) {
   Tensor& param = check_tensor(L, 1);
   Tensor& grad = check_tensor(L, 2);
   Tensor& exp_avg = check_tensor(L, 3);
   Tensor& exp_avg_sq = check_tensor(L, 4);
-  luaL_checktype(L, 5, LUA_TTABLE);
-  ops::AdamOptions o;
-  o.lr = opt_number_field(L, 5, "lr", o.lr);
-  o.beta1 = opt_number_field(L, 5, "beta1", o.beta1);
-  o.beta2 = opt_number_field(L, 5, "beta2", o.beta2);
-  o.eps = opt_number_field(L, 5, "eps", o.eps);
-  o.weight_decay = opt_number_field(L, 5, "weight_decay", o.weight_decay);
-  o.decoupled_weight_decay = opt_bool_field(L, 5, "decoupled", o.decoupled_weight_decay);
+  ops::AdamOptions o = check_adam_options(L, 5);
   ops::adam_step(param, grad, exp_avg, exp_avg_sq, o, luaL_checkinteger(L, 6));
   return 0;
 }
@@ -199,14 +205,7 @@ int f_adam_step_multi(lua_State* L) {
   std::vector<Tensor> grads = check_tensor_list(L, 2, "grads");
   std::vector<Tensor> exp_avgs = check_tensor_list(L, 3, "exp_avgs");
   std::vector<Tensor> exp_avg_sqs = check_tensor_list(L, 4, "exp_avg_sqs");
-  luaL_checktype(L, 5, LUA_TTABLE);
-  ops::AdamOptions o;
-  o.lr = opt_number_field(L, 5, "lr", o.lr);
-  o.beta1 = opt_number_field(L, 5, "beta1", o.beta1);
-  o.beta2 = opt_number_field(L, 5, "beta2", o.beta2);
-  o.eps = opt_number_field(L, 5, "eps", o.eps);
-  o.weight_decay = opt_number_field(L, 5, "weight_decay", o.weight_decay);
-  o.decoupled_weight_decay = opt_bool_field(L, 5, "decoupled", o.decoupled_weight_decay);
+  ops::AdamOptions o = check_adam_options(L, 5);
   ops::adam_step_multi(params, grads, exp_avgs, exp_avg_sqs, o, luaL_checkinteger(L, 6));
   return 0;
 }
