@@ -269,37 +269,37 @@ void dnnl_set_host(const trt_host_api* host) {
   g_host_handle = host ? host->host : nullptr;
 }
 
-bool dnnl_conv_forward(const DnnlConvShape& shape, const float* x, const float* w, const float* b, float* y,
-                       int threads) {
+namespace {
+
+// The forward with or without the ReLU post-op: the same reorders around another primitive.
+bool conv_forward(const DnnlConvShape& shape, const float* x, const float* w, const float* b, float* y, int threads,
+                  bool relu) {
   return chunked_forward(shape, x, y, [&](const DnnlConvShape& s, const float* xs, float* ys) {
     return guarded(s, threads, [&](Prims& p, stream& st) {
-      memory xm = input(p, st, p.fwd_pd.src_desc(), p.x_md, xs);
-      memory wm = input(p, st, p.fwd_pd.weights_desc(), p.w_md, w);
+      if (relu) ensure_fwd_relu(p);
+      const convolution_forward::primitive_desc& pd = relu ? p.fwd_relu_pd : p.fwd_pd;
+      const convolution_forward& prim = relu ? p.fwd_relu : p.fwd;
+      memory xm = input(p, st, pd.src_desc(), p.x_md, xs);
+      memory wm = input(p, st, pd.weights_desc(), p.w_md, w);
       std::vector<float> zeros;
       if (!b) zeros.assign(static_cast<size_t>(s.O), 0.f);
       memory bm(p.b_md, p.eng, const_cast<float*>(b ? b : zeros.data()));
-      output(p, st, p.fwd_pd.dst_desc(), p.y_md, ys, [&](memory& ym) {
-        p.fwd.execute(st, with_scratchpad(p.fwd_pd, p.eng, {{DNNL_ARG_SRC, xm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_BIAS, bm}, {DNNL_ARG_DST, ym}}));
+      output(p, st, pd.dst_desc(), p.y_md, ys, [&](memory& ym) {
+        prim.execute(st, with_scratchpad(pd, p.eng, {{DNNL_ARG_SRC, xm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_BIAS, bm}, {DNNL_ARG_DST, ym}}));
       });
     });
   });
 }
 
-bool dnnl_conv_forward_relu(const DnnlConvShape& shape, const float* x, const float* w, const float* b, float* y,
+}  // namespace
+
+bool dnnl_conv_forward(const DnnlConvShape& s, const float* x, const float* w, const float* b, float* y, int threads) {
+  return conv_forward(s, x, w, b, y, threads, /*relu=*/false);
+}
+
+bool dnnl_conv_forward_relu(const DnnlConvShape& s, const float* x, const float* w, const float* b, float* y,
                             int threads) {
-  return chunked_forward(shape, x, y, [&](const DnnlConvShape& s, const float* xs, float* ys) {
-    return guarded(s, threads, [&](Prims& p, stream& st) {
-      ensure_fwd_relu(p);
-      memory xm = input(p, st, p.fwd_relu_pd.src_desc(), p.x_md, xs);
-      memory wm = input(p, st, p.fwd_relu_pd.weights_desc(), p.w_md, w);
-      std::vector<float> zeros;
-      if (!b) zeros.assign(static_cast<size_t>(s.O), 0.f);
-      memory bm(p.b_md, p.eng, const_cast<float*>(b ? b : zeros.data()));
-      output(p, st, p.fwd_relu_pd.dst_desc(), p.y_md, ys, [&](memory& ym) {
-        p.fwd_relu.execute(st, with_scratchpad(p.fwd_relu_pd, p.eng, {{DNNL_ARG_SRC, xm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_BIAS, bm}, {DNNL_ARG_DST, ym}}));
-      });
-    });
-  });
+  return conv_forward(s, x, w, b, y, threads, /*relu=*/true);
 }
 
 bool dnnl_conv_backward_data(const DnnlConvShape& s, const float* dy, const float* w, float* dx, int threads) {
