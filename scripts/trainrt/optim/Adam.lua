@@ -47,48 +47,37 @@ function Adam:_update(p, grad, group, state)
   trainrt.F.adam_step(p, grad, state.exp_avg, state.exp_avg_sq, self:_options(group), state.step)
 end
 
--- Optimizer._step's walk (same flat state indices), batched: per group, the
--- parameters with a gradient are updated by one adam_step_multi per step count.
--- A subclass that overrides _update keeps the per-parameter path.
-function Adam:_step(closure)
-  if self._update ~= Adam._update then return Optimizer._step(self, closure) end
-  local loss
-  if closure then loss = closure() end
-  local k = 0
-  for _, group in ipairs(self.param_groups) do
-    local buckets, order = {}, {}  -- step count -> {params, grads, exp_avgs, exp_avg_sqs}
-    for _, p in ipairs(group.params) do
-      k = k + 1
-      local grad = p:grad()
-      if grad ~= nil then
-        local state = self.state[k]
-        if state == nil then
-          state = {}
-          self.state[k] = state
-        end
-        init_state(p, state)
-        state.step = state.step + 1
-        local b = buckets[state.step]
-        if b == nil then
-          b = { {}, {}, {}, {} }
-          buckets[state.step] = b
-          order[#order + 1] = state.step
-        end
-        local n = #b[1] + 1
-        b[1][n], b[2][n], b[3][n], b[4][n] = p, grad, state.exp_avg, state.exp_avg_sq
-      end
+-- Per group, the parameters with a gradient are updated by one adam_step_multi
+-- per step count (counts differ only after a partial state was loaded). A
+-- subclass that overrides _update keeps the per-parameter path.
+function Adam:_update_group(group, updates)
+  if self._update ~= Adam._update then
+    for _, u in ipairs(updates) do self:_update(u[1], u[2], group, u[3]) end
+    return
+  end
+  local buckets, order = {}, {}  -- step count -> {params, grads, exp_avgs, exp_avg_sqs}
+  for _, u in ipairs(updates) do
+    local p, grad, state = u[1], u[2], u[3]
+    init_state(p, state)
+    state.step = state.step + 1
+    local b = buckets[state.step]
+    if b == nil then
+      b = { {}, {}, {}, {} }
+      buckets[state.step] = b
+      order[#order + 1] = state.step
     end
-    local opts = self:_options(group)
-    for _, step in ipairs(order) do
-      local b = buckets[step]
-      if #b[1] == 1 then
-        trainrt.F.adam_step(b[1][1], b[2][1], b[3][1], b[4][1], opts, step)
-      else
-        trainrt.F.adam_step_multi(b[1], b[2], b[3], b[4], opts, step)
-      end
+    local n = #b[1] + 1
+    b[1][n], b[2][n], b[3][n], b[4][n] = p, grad, state.exp_avg, state.exp_avg_sq
+  end
+  local opts = self:_options(group)
+  for _, step in ipairs(order) do
+    local b = buckets[step]
+    if #b[1] == 1 then
+      trainrt.F.adam_step(b[1][1], b[2][1], b[3][1], b[4][1], opts, step)
+    else
+      trainrt.F.adam_step_multi(b[1], b[2], b[3], b[4], opts, step)
     end
   end
-  return loss
 end
 
 return Adam

@@ -96,20 +96,29 @@ function Optimizer:step(closure)
   return trainrt.compile_host(function() return self:_step(closure) end)
 end
 
+-- A subclass may define _update_group(group, updates) instead, to update a
+-- group's parameters together: updates = {{p, grad, state}, ...}, in order.
 function Optimizer:_step(closure)
   local loss
   if closure then loss = closure() end
+  local updates, current = {}, nil
+  local function flush()
+    if current and #updates > 0 then self:_update_group(current, updates) end
+    updates = {}
+  end
   self:_each(function(p, group, k)
     local grad = p:grad()
-    if grad ~= nil then
-      local state = self.state[k]
-      if state == nil then
-        state = {}
-        self.state[k] = state
-      end
-      self:_update(p, grad, group, state)
+    if grad == nil then return end
+    local state = self.state[k]
+    if state == nil then
+      state = {}
+      self.state[k] = state
     end
+    if not self._update_group then return self:_update(p, grad, group, state) end
+    if group ~= current then flush(); current = group end
+    updates[#updates + 1] = { p, grad, state }
   end)
+  if self._update_group then flush() end
   return loss
 end
 
