@@ -69,6 +69,7 @@ bool Plan::state_intact() const {
 void Plan::finish_layout() {
   nodes_.erase(std::remove_if(nodes_.begin(), nodes_.end(), [](const Node& n) { return n.removed; }), nodes_.end());
   stats_.kernels = nodes_.size();
+  for (const Node& n : nodes_) stats_.kernel_names.push_back(n.call.kernel);
 
   // Buffers no node uses any more (a fused-away intermediate) are dropped.
   std::vector<bool> used(buffers_.size(), false);

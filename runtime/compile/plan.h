@@ -37,6 +37,7 @@ struct PlanStats {
   std::vector<std::string> fusions;  // "conv2d+relu" per fused pair
   size_t internal_bytes = 0;         // what the step's intermediates took as separate blocks
   size_t arena_bytes = 0;            // what they take in the arena
+  std::vector<std::string> kernel_names;  // the planned nodes' kernels, in launch order
 };
 
 class Plan {

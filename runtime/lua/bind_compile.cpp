@@ -273,7 +273,7 @@ int step_reset(lua_State* L) {
 }
 
 // step:info(): {replays, eager_calls, plans = {{kernels_recorded, kernels, fusions = {...},
-// intermediate_bytes, arena_bytes} or {eager_reason}, ...}}
+// kernel_names = {...}, intermediate_bytes, arena_bytes} or {eager_reason}, ...}}
 int step_info(lua_State* L) {
   CompiledStep& step = check_step(L, 1);
   lua_newtable(L);
@@ -301,6 +301,12 @@ int step_info(lua_State* L) {
         lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
       }
       lua_setfield(L, -2, "fusions");
+      lua_newtable(L);
+      for (size_t i = 0; i < s.kernel_names.size(); ++i) {
+        lua_pushstring(L, s.kernel_names[i].c_str());
+        lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
+      }
+      lua_setfield(L, -2, "kernel_names");
     } else {
       lua_pushstring(L, c->eager_reason.c_str());
       lua_setfield(L, -2, "eager_reason");

@@ -6,6 +6,8 @@
 //   conv2d_backward_weight_bias == conv2d_backward_weight + sum(dy, {0, 2, 3})
 //                                  to rounding (float32 rtol 1e-5/atol 1e-5, float64 1e-12)
 //   adam_multi / ops::adam_step_multi == one adam_step per tensor   bit for bit
+//   adam_step, adam_multi (vectorised loops) == trainrt::math::adam_update one
+//                                  element at a time in this file      bit for bit
 // over odd shapes, padding/stride/dilation/group variants and zero-size tensors.
 #include <gtest/gtest.h>
 
@@ -16,6 +18,7 @@
 
 #include "test_util.h"
 #include "trainrt/dispatch.h"
+#include "trainrt/kernel_math.h"
 #include "trainrt/ops.h"
 #include "trainrt/stream.h"
 
@@ -160,6 +163,29 @@ AdamState adam_state(DType dt) {
   }
   return s;
 }
+// The per-element formula, scalar, compiled here: the kernels' vectorised
+// loops must round every element exactly as it does.
+template <typename T>
+void scalar_adam(AdamState& s, const std::vector<Tensor>& grads, const ops::AdamOptions& o, double bc1, double bc2) {
+  for (size_t i = 0; i < s.p.size(); ++i) {
+    std::vector<double> p = s.p[i].to_vector(), g = grads[i].to_vector(), m = s.m[i].to_vector(),
+                        v = s.v[i].to_vector();
+    for (size_t k = 0; k < p.size(); ++k) {
+      T pk = static_cast<T>(p[k]), mk = static_cast<T>(m[k]), vk = static_cast<T>(v[k]);
+      trainrt::math::adam_update<T>(pk, static_cast<T>(g[k]), mk, vk, static_cast<T>(o.lr), static_cast<T>(o.beta1),
+                                    static_cast<T>(o.beta2), static_cast<T>(o.eps), static_cast<T>(o.weight_decay),
+                                    o.decoupled_weight_decay, static_cast<T>(bc1), static_cast<T>(bc2));
+      p[k] = pk;
+      m[k] = mk;
+      v[k] = vk;
+    }
+    DType dt = s.p[i].dtype();
+    s.p[i] = Tensor::from_vector(p, s.p[i].sizes(), dt);
+    s.m[i] = Tensor::from_vector(m, s.m[i].sizes(), dt);
+    s.v[i] = Tensor::from_vector(v, s.v[i].sizes(), dt);
+  }
+}
+
 AdamState clone(const AdamState& s) {
   AdamState c;
   for (const Tensor& t : s.p) c.p.push_back(t.clone());
@@ -180,7 +206,7 @@ TEST(FusedKernels, AdamMultiIsAdamStepPerTensorBitForBit) {
         o.lr = 1e-2;
         o.weight_decay = wd;
         o.decoupled_weight_decay = decoupled;
-        AdamState ref = adam_state(dt), kern = clone(ref), multi = clone(ref);
+        AdamState ref = adam_state(dt), kern = clone(ref), multi = clone(ref), scalar = clone(ref);
         for (int64_t step = 1; step <= 3; ++step) {
           std::vector<Tensor> grads;
           for (const Shape& shape : kAdamShapes) grads.push_back(ops::randn(shape, 0, 1, dt));
@@ -194,6 +220,8 @@ TEST(FusedKernels, AdamMultiIsAdamStepPerTensorBitForBit) {
                       {o.lr, o.beta1, o.beta2, o.eps, o.weight_decay, bc1, bc2});
           // the runtime op
           ops::adam_step_multi(multi.p, grads, multi.m, multi.v, o, step);
+          if (dt == DType::Float32) scalar_adam<float>(scalar, grads, o, bc1, bc2);
+          else scalar_adam<double>(scalar, grads, o, bc1, bc2);
         }
         for (size_t i = 0; i < ref.p.size(); ++i) {
           std::string at = "tensor " + std::to_string(i);
@@ -203,6 +231,9 @@ TEST(FusedKernels, AdamMultiIsAdamStepPerTensorBitForBit) {
           expect_bitwise(multi.p[i], ref.p[i], "adam_step_multi param " + at);
           expect_bitwise(multi.m[i], ref.m[i], "adam_step_multi exp_avg " + at);
           expect_bitwise(multi.v[i], ref.v[i], "adam_step_multi exp_avg_sq " + at);
+          expect_bitwise(ref.p[i], scalar.p[i], "adam_step param against the scalar formula " + at);
+          expect_bitwise(ref.m[i], scalar.m[i], "adam_step exp_avg against the scalar formula " + at);
+          expect_bitwise(ref.v[i], scalar.v[i], "adam_step exp_avg_sq against the scalar formula " + at);
         }
       }
   set_num_threads(saved_threads);

@@ -8,6 +8,7 @@
 
 #include "kernel_util.h"
 #include "kernels.h"
+#include "simd_loops.h"
 #include "trainrt/kernel_math.h"
 
 namespace trt_cpu {
@@ -46,18 +47,21 @@ trt_status sgd_step_kernel(const trt_kernel_args* a) {
 
 // adam_step: inputs [grad], outputs [param, exp_avg, exp_avg_sq], int_attrs [decoupled],
 // float_attrs [lr, beta1, beta2, eps, weight_decay, bias_correction1, bias_correction2].
+// The element loop is simd::adam (vectorised; bitwise trainrt::math::adam_update).
+template <typename T> simd::AdamScalars<T> adam_scalars(const trt_kernel_args* a) {
+  const double* f = a->float_attrs;
+  return {static_cast<T>(f[0]), static_cast<T>(f[1]), static_cast<T>(f[2]), static_cast<T>(f[3]),
+          static_cast<T>(f[4]), static_cast<T>(f[5]), static_cast<T>(f[6]), a->int_attrs[0] != 0};
+}
+
 template <typename T> void adam_into(const trt_kernel_args* a) {
   const T* g = data<T>(a->inputs[0]);
   T* p = data<T>(a->outputs[0]);
   T* m = data<T>(a->outputs[1]);
   T* v = data<T>(a->outputs[2]);
-  const double* f = a->float_attrs;
-  T lr = static_cast<T>(f[0]), beta1 = static_cast<T>(f[1]), beta2 = static_cast<T>(f[2]), eps = static_cast<T>(f[3]),
-    wd = static_cast<T>(f[4]), bc1 = static_cast<T>(f[5]), bc2 = static_cast<T>(f[6]);
-  bool decoupled = a->int_attrs[0] != 0;
+  const simd::AdamScalars<T> s = adam_scalars<T>(a);
   parallel_for(numel(a->outputs[0]), a->num_threads, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i)
-      trainrt::math::adam_update(p[i], g[i], m[i], v[i], lr, beta1, beta2, eps, wd, decoupled, bc1, bc2);
+    simd::adam(p + begin, g + begin, m + begin, v + begin, end - begin, s);
   }, kParallelMinElements / 2);
 }
 
@@ -76,10 +80,7 @@ template <typename T> void adam_multi_into(const trt_kernel_args* a) {
   std::vector<int64_t> ends(static_cast<size_t>(n));  // ends[i]: one past tensor i in the concatenation
   int64_t total = 0;
   for (int i = 0; i < n; ++i) ends[i] = total += numel(a->inputs[i]);
-  const double* f = a->float_attrs;
-  T lr = static_cast<T>(f[0]), beta1 = static_cast<T>(f[1]), beta2 = static_cast<T>(f[2]), eps = static_cast<T>(f[3]),
-    wd = static_cast<T>(f[4]), bc1 = static_cast<T>(f[5]), bc2 = static_cast<T>(f[6]);
-  bool decoupled = a->int_attrs[0] != 0;
+  const simd::AdamScalars<T> s = adam_scalars<T>(a);
   parallel_for(total, a->num_threads, [&](int64_t begin, int64_t end) {
     int t = static_cast<int>(std::upper_bound(ends.begin(), ends.end(), begin) - ends.begin());
     for (int64_t pos = begin; pos < end && t < n; ++t) {
@@ -89,8 +90,7 @@ template <typename T> void adam_multi_into(const trt_kernel_args* a) {
       T* p = data<T>(a->outputs[t]) - start;
       T* m = data<T>(a->outputs[n + t]) - start;
       T* v = data<T>(a->outputs[2 * n + t]) - start;
-      for (int64_t i = pos; i < stop; ++i)
-        trainrt::math::adam_update(p[i], g[i], m[i], v[i], lr, beta1, beta2, eps, wd, decoupled, bc1, bc2);
+      simd::adam(p + pos, g + pos, m + pos, v + pos, stop - pos, s);
       pos = stop;
     }
   }, kParallelMinElements / 2);

@@ -1,5 +1,7 @@
 // See simd_loops.h. Each function body is one template instantiated for float
-// and double; TRT_SIMD_CLONES makes the AVX-512/AVX2/baseline copies.
+// and double; TRT_SIMD_CLONES makes the AVX-512/AVX2/baseline copies. Built
+// with -fno-math-errno (sqrt is then an instruction the loop can vectorise,
+// not a libm call that may set errno) and -ffp-contract=off (CMakeLists.txt).
 #include "simd_loops.h"
 
 #include "trainrt/kernel_math.h"
@@ -64,8 +66,32 @@ inline void max_pool_2x2_backward_row_t(T* __restrict__ d0, T* __restrict__ d1, 
   }
 }
 
+// Weight decay as a template argument (0: none, 1: L2 into the gradient, 2:
+// decoupled) so each loop is branch-free; sqrt(bias_correction2) and
+// lr / bias_correction1 are loop invariants the compiler hoists.
+template <typename T, int kDecay>
+inline void adam_t(T* __restrict__ p, const T* __restrict__ g, T* __restrict__ m, T* __restrict__ v, int64_t n,
+                   const AdamScalars<T>& s) {
+  const T lr = s.lr, beta1 = s.beta1, beta2 = s.beta2, eps = s.eps, wd = kDecay ? s.weight_decay : T(0);
+  const T bc1 = s.bias_correction1, bc2 = s.bias_correction2;
+  for (int64_t i = 0; i < n; ++i)
+    trainrt::math::adam_update(p[i], g[i], m[i], v[i], lr, beta1, beta2, eps, wd, kDecay == 2, bc1, bc2);
+}
+template <typename T>
+inline void adam_dispatch(T* p, const T* g, T* m, T* v, int64_t n, const AdamScalars<T>& s) {
+  if (s.weight_decay == T(0)) adam_t<T, 0>(p, g, m, v, n, s);
+  else if (s.decoupled) adam_t<T, 2>(p, g, m, v, n, s);
+  else adam_t<T, 1>(p, g, m, v, n, s);
+}
+
 }  // namespace
 
+TRT_SIMD_CLONES void adam(float* p, const float* g, float* m, float* v, int64_t n, const AdamScalars<float>& s) {
+  adam_dispatch(p, g, m, v, n, s);
+}
+TRT_SIMD_CLONES void adam(double* p, const double* g, double* m, double* v, int64_t n, const AdamScalars<double>& s) {
+  adam_dispatch(p, g, m, v, n, s);
+}
 TRT_SIMD_CLONES void relu(float* y, const float* x, int64_t n) { relu_t(y, x, n); }
 TRT_SIMD_CLONES void relu(double* y, const double* x, int64_t n) { relu_t(y, x, n); }
 TRT_SIMD_CLONES void relu_backward(float* dx, const float* dy, const float* x, int64_t n) { relu_backward_t(dx, dy, x, n); }

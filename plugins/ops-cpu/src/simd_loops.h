@@ -38,4 +38,14 @@ void max_pool_2x2_backward_row(float* d0, float* d1, const float* r0, const floa
 void max_pool_2x2_backward_row(double* d0, double* d1, const double* r0, const double* r1, const double* y,
                                const double* dy, int64_t OW, bool relu_mask);
 
+// Adam/AdamW over n contiguous elements: trainrt::math::adam_update per element
+// (bitwise equal to it: the same operations in the same order, no FMA). The
+// scalars are adam_step's float_attrs in order; decoupled selects AdamW.
+template <typename T> struct AdamScalars {
+  T lr, beta1, beta2, eps, weight_decay, bias_correction1, bias_correction2;
+  bool decoupled;
+};
+void adam(float* p, const float* g, float* m, float* v, int64_t n, const AdamScalars<float>& s);
+void adam(double* p, const double* g, double* m, double* v, int64_t n, const AdamScalars<double>& s);
+
 }  // namespace trt_cpu::simd
