@@ -1,7 +1,10 @@
 // conv2d against a plain-loop float64 reference (stride, padding, dilation,
 // groups, with and without bias, float32 too), finite-difference gradients for
 // input, weight and bias (non-contiguous input included), and shape errors.
+// One input channel per group (first layers, depthwise) runs ops-cpu's direct
+// kernels (conv_direct.cpp), with their own reference and gradient tests.
 #include "test_util.h"
+#include "trainrt/dispatch.h"
 
 namespace trainrt {
 namespace {
@@ -139,6 +142,48 @@ TEST(Conv, Float32PathMatchesFloat64Path) {
     expect_close(x32.grad(), x64.grad(), 1e-4, 1e-4);
     expect_close(w32.grad(), w64.grad(), 1e-4, 1e-3);
     expect_close(b32.grad(), b64.grad(), 1e-4, 1e-3);
+  }
+}
+
+// One input channel per group: the direct kernels, unit stride (the padded-plane
+// path, dilation and uneven padding included) and other strides (the row path),
+// float64 and float32, a bias or none, a depth multiplier (O = 2G), the fused
+// ReLU, and weight and bias gradients against the float64 reference's
+// finite differences and the float32 run.
+TEST(Conv, SingleInputChannelPerGroupMatchesReference) {
+  struct Case {
+    Shape x, w;
+    ops::Conv2dOptions o;
+  };
+  std::vector<Case> cases = {{{3, 1, 28, 28}, {32, 1, 3, 3}, opts({1, 1}, {1, 1}, {1, 1}, 1)},
+                             {{2, 1, 9, 7}, {4, 1, 5, 3}, opts({1, 1}, {2, 0}, {1, 2}, 1)},
+                             {{2, 1, 10, 11}, {3, 1, 3, 3}, opts({2, 3}, {1, 2}, {1, 1}, 1)},
+                             {{2, 3, 8, 6}, {6, 1, 3, 3}, opts({1, 1}, {1, 1}, {2, 1}, 3)},
+                             {{1, 4, 7, 7}, {4, 1, 2, 2}, opts({2, 2}, {0, 0}, {1, 1}, 4)}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE("x " + shape_str(c.x) + " w " + shape_str(c.w));
+    Tensor x = random_tensor(c.x), w = random_tensor(c.w), b = random_tensor({c.w[0]});
+    Tensor ref = ref_conv2d(x, w, b, c.o);
+    expect_close(ops::conv2d(x, w, b, c.o), ref, 1e-12, 1e-12);
+    expect_close(ops::conv2d(x, w, Tensor(), c.o), ref_conv2d(x, w, Tensor(), c.o), 1e-12, 1e-12);
+    Tensor x32 = x.to(DType::Float32), w32 = w.to(DType::Float32), b32 = b.to(DType::Float32);
+    expect_close(ops::conv2d(x32, w32, b32, c.o), ref, 1e-5, 1e-5);
+    // conv2d_relu, the kernel a compiled step fuses conv2d + relu into
+    Tensor fused = Tensor::empty(ref.sizes(), DType::Float32);
+    const ops::Conv2dOptions& o = c.o;
+    call_kernel("conv2d_relu", {x32, w32, b32}, {fused},
+                {o.stride[0], o.stride[1], o.padding[0], o.padding[1], o.dilation[0], o.dilation[1], o.groups});
+    expect_close(fused, ops::relu(ref), 1e-5, 1e-5);
+    // weight and bias gradients: float64 by finite differences, float32 against float64
+    test::check_gradients([o, x](const std::vector<Tensor>& in) { return ops::conv2d(x, in[0], in[1], o); },
+                          {w.detach().set_requires_grad(true), b.detach().set_requires_grad(true)});
+    Tensor w64 = w.detach().set_requires_grad(true), b64 = b.detach().set_requires_grad(true);
+    Tensor wf = w32.detach().set_requires_grad(true), bf = b32.detach().set_requires_grad(true);
+    Tensor g = random_tensor(ref.sizes());
+    ops::conv2d(x, w64, b64, o).backward(g);
+    ops::conv2d(x32, wf, bf, o).backward(g.to(DType::Float32));
+    expect_close(wf.grad(), w64.grad(), 1e-4, 1e-4);
+    expect_close(bf.grad(), b64.grad(), 1e-4, 1e-4);
   }
 }
 

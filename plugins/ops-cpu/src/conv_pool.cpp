@@ -3,6 +3,8 @@
 // CNN's layers at batch 64, 1 thread, it measured conv2 (32->64, 14x14)
 // forward 13.1 ms vs 31.1 ms and backward 26.3 ms vs 64.1 ms for im2col +
 // OpenBLAS, and the whole training step 138 ms vs 191 ms (docs/ops.md).
+// One input channel per group (first layers, depthwise) takes the direct
+// kernels of conv_direct.cpp instead.
 // Here is the fallback and the float64 path (oneDNN has no f64 conv): im2col +
 // one OpenBLAS GEMM per group over the whole minibatch (columns are
 // (C*kH*kW, N*OH*OW), so the GEMMs are large), backward as GEMMs against the
@@ -14,7 +16,9 @@
 #include <cstring>
 #include <type_traits>
 
+#include "conv_direct.h"
 #include "conv_dnnl.h"
+#include "conv_geom.h"
 #include "gemm.h"
 #include "kernel_util.h"
 #include "kernels.h"
@@ -26,16 +30,6 @@ bool register_pool2d(const trt_host_api* host);  // pool2d.cpp
 namespace {
 
 enum Slot { kCols = 2, kRows = 3 };  // scratch slots (0, 1: matmul packing)
-
-struct ConvGeom {
-  int64_t N, C, H, W;    // x: (N, C, H, W)
-  int64_t O, kh, kw;     // w: (O, C/G, kH, kW)
-  int64_t OH, OW;        // y: (N, O, OH, OW)
-  int64_t sh, sw, ph, pw, dh, dw, G;
-  int64_t ckk() const { return C * kh * kw; }     // rows of the column matrix
-  int64_t cols() const { return N * OH * OW; }    // its columns
-  int64_t ohw() const { return OH * OW; }
-};
 
 ConvGeom geom(const trt_kernel_args* a, const trt_tensor_view& x, const trt_tensor_view& w, const trt_tensor_view& y) {
   const int64_t* at = a->int_attrs;
@@ -52,12 +46,8 @@ template <typename T> void im2col(const ConvGeom& g, const T* x, T* cols, int th
       int64_t c = row / kk, i = (row % kk) / g.kw, j = row % g.kw;
       const T* plane = x + (n * g.C + c) * g.H * g.W;
       T* out = cols + row * ncols + n * ohw;
-      // ow range whose input column iw = ow*sw - pw + j*dw lies inside [0, W)
-      int64_t off = j * g.dw - g.pw;
-      int64_t ow0 = off >= 0 ? 0 : (-off + g.sw - 1) / g.sw;
-      int64_t ow1 = g.W - off <= 0 ? 0 : std::min(g.OW, (g.W - off + g.sw - 1) / g.sw);
-      ow0 = std::min(ow0, g.OW);
-      if (ow1 < ow0) ow1 = ow0;
+      int64_t off = j * g.dw - g.pw, ow0, ow1;
+      g.valid_columns(j, ow0, ow1);
       for (int64_t oh = 0; oh < g.OH; ++oh) {
         int64_t ih = oh * g.sh - g.ph + i * g.dh;
         T* o = out + oh * g.OW;
@@ -87,9 +77,8 @@ template <typename T> void col2im(const ConvGeom& g, const T* cols, T* dx, int t
       for (int64_t r = 0; r < kk; ++r) {
         int64_t i = r / g.kw, j = r % g.kw, row = c * kk + r;
         const T* in = cols + row * ncols + n * ohw;
-        int64_t off = j * g.dw - g.pw;
-        int64_t ow0 = off >= 0 ? 0 : (-off + g.sw - 1) / g.sw;
-        int64_t ow1 = g.W - off <= 0 ? 0 : std::min(g.OW, (g.W - off + g.sw - 1) / g.sw);
+        int64_t off = j * g.dw - g.pw, ow0, ow1;
+        g.valid_columns(j, ow0, ow1);
         for (int64_t oh = 0; oh < g.OH; ++oh) {
           int64_t ih = oh * g.sh - g.ph + i * g.dh;
           if (ih < 0 || ih >= g.H) continue;
@@ -136,15 +125,25 @@ template <typename T> void nchw_to_rows(const ConvGeom& g, const T* y, T* rows, 
   }, 16);
 }
 
-// float32 goes to oneDNN when the plugin has it, unless TRAINRT_CPU_CONV=im2col
-// (kept for comparing the two paths in trainrt_bench).
-template <typename T> bool use_dnnl() {
-  static const bool force_im2col = [] {
+// TRAINRT_CPU_CONV=im2col forces the im2col path (for comparing the paths).
+bool forced_im2col() {
+  static const bool forced = [] {
     const char* v = std::getenv("TRAINRT_CPU_CONV");
     return v && std::strcmp(v, "im2col") == 0;
   }();
-  return std::is_same_v<T, float> && !force_im2col;
+  return forced;
 }
+// One input channel per group goes to the direct kernels (conv_direct.h).
+bool use_direct(const ConvGeom& g) { return direct_conv_suits(g) && !forced_im2col(); }
+// Other float32 convolutions go to oneDNN when the plugin has it.
+template <typename T> bool use_dnnl() { return std::is_same_v<T, float> && !forced_im2col(); }
+
+// oneDNN's backward-weights kernels work on channel blocks of 8 (AVX2) or 16:
+// with fewer input channels per group (the first layer of an image model,
+// C = 1 or 3) it pads the input to a full block and reorders an NCHW dy the
+// size of the layer's output. The GEMM path is faster there: for the seed
+// CNN's first layer (1 -> 32, 28x28, batch 64, 1 thread) 3.0 ms against 6.0 ms.
+bool dnnl_suits_backward_weights(const ConvGeom& g) { return g.C / g.G >= 8; }
 
 DnnlConvShape dnnl_shape(const ConvGeom& g) {
   return {g.N, g.C, g.H, g.W, g.O, g.kh, g.kw, g.OH, g.OW, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.G};
@@ -172,6 +171,10 @@ template <typename T> trt_status conv2d_typed(const trt_kernel_args* a, bool rel
   ConvGeom g = geom(a, x, w, y);
   const T* bias = a->n_inputs > 2 ? data<T>(a->inputs[2]) : nullptr;
   int threads = a->num_threads;
+  if (use_direct(g)) {
+    direct_conv_forward(g, data<T>(x), data<T>(w), bias, data<T>(y), relu, threads);
+    return TRT_OK;
+  }
   if constexpr (std::is_same_v<T, float>)
     if (use_dnnl<T>() && (relu ? dnnl_conv_forward_relu(dnnl_shape(g), data<T>(x), data<T>(w), bias, data<T>(y), threads)
                                : dnnl_conv_forward(dnnl_shape(g), data<T>(x), data<T>(w), bias, data<T>(y), threads)))
@@ -213,8 +216,12 @@ template <typename T> trt_status conv2d_backward_weight_typed(const trt_kernel_a
   const trt_tensor_view &dy = a->inputs[0], &x = a->inputs[1], &dw = a->outputs[0];
   ConvGeom g = geom(a, x, dw, dy);
   int threads = a->num_threads;
+  if (use_direct(g)) {
+    direct_conv_backward_weights<T>(g, data<T>(dy), data<T>(x), data<T>(dw), nullptr, threads);
+    return TRT_OK;
+  }
   if constexpr (std::is_same_v<T, float>)
-    if (use_dnnl<T>() && dnnl_conv_backward_weights(dnnl_shape(g), data<T>(dy), data<T>(x), data<T>(dw), threads))
+    if (use_dnnl<T>() && dnnl_suits_backward_weights(g) && dnnl_conv_backward_weights(dnnl_shape(g), data<T>(dy), data<T>(x), data<T>(dw), threads))
       return TRT_OK;
   set_blas_threads(threads);
   int64_t og = g.O / g.G, ckk_g = g.ckk() / g.G, ncols = g.cols();
@@ -239,8 +246,12 @@ template <typename T> trt_status conv2d_backward_weight_bias_typed(const trt_ker
     std::fill_n(data<T>(db), numel(db), T(0));
     return TRT_OK;
   }
+  if (use_direct(g)) {
+    direct_conv_backward_weights<T>(g, data<T>(dy), data<T>(x), data<T>(dw), data<T>(db), a->num_threads);
+    return TRT_OK;
+  }
   if constexpr (std::is_same_v<T, float>)
-    if (use_dnnl<T>() && dnnl_conv_backward_weights_bias(dnnl_shape(g), data<T>(dy), data<T>(x), data<T>(dw),
+    if (use_dnnl<T>() && dnnl_suits_backward_weights(g) && dnnl_conv_backward_weights_bias(dnnl_shape(g), data<T>(dy), data<T>(x), data<T>(dw),
                                                          data<T>(db), a->num_threads))
       return TRT_OK;
   if (trt_status s = conv2d_backward_weight_typed<T>(a); s != TRT_OK) return s;

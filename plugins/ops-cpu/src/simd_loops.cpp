@@ -66,6 +66,20 @@ inline void max_pool_2x2_backward_row_t(T* __restrict__ d0, T* __restrict__ d1, 
   }
 }
 
+template <typename T> inline void axpy_t(T* __restrict__ y, const T* __restrict__ x, T a, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+template <typename T> inline T dot_t(const T* __restrict__ a, const T* __restrict__ b, int64_t n) {
+  T lane[32] = {};  // independent sums: several vector accumulators in flight
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32)
+    for (int k = 0; k < 32; ++k) lane[k] += a[i + k] * b[i + k];
+  for (int k = 0; i < n; ++i, ++k) lane[k] += a[i] * b[i];
+  for (int width = 16; width >= 1; width /= 2)
+    for (int k = 0; k < width; ++k) lane[k] += lane[k + width];
+  return lane[0];
+}
+
 // Weight decay as a template argument (0: none, 1: L2 into the gradient, 2:
 // decoupled) so each loop is branch-free; sqrt(bias_correction2) and
 // lr / bias_correction1 are loop invariants the compiler hoists.
@@ -86,6 +100,10 @@ inline void adam_dispatch(T* p, const T* g, T* m, T* v, int64_t n, const AdamSca
 
 }  // namespace
 
+TRT_SIMD_CLONES void axpy(float* y, const float* x, float a, int64_t n) { axpy_t(y, x, a, n); }
+TRT_SIMD_CLONES void axpy(double* y, const double* x, double a, int64_t n) { axpy_t(y, x, a, n); }
+TRT_SIMD_CLONES float dot(const float* a, const float* b, int64_t n) { return dot_t(a, b, n); }
+TRT_SIMD_CLONES double dot(const double* a, const double* b, int64_t n) { return dot_t(a, b, n); }
 TRT_SIMD_CLONES void adam(float* p, const float* g, float* m, float* v, int64_t n, const AdamScalars<float>& s) {
   adam_dispatch(p, g, m, v, n, s);
 }

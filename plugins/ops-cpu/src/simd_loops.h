@@ -38,6 +38,14 @@ void max_pool_2x2_backward_row(float* d0, float* d1, const float* r0, const floa
 void max_pool_2x2_backward_row(double* d0, double* d1, const double* r0, const double* r1, const double* y,
                                const double* dy, int64_t OW, bool relu_mask);
 
+// y[i] += a * x[i] (a multiply, then an add: no FMA); y and x disjoint.
+void axpy(float* y, const float* x, float a, int64_t n);
+void axpy(double* y, const double* x, double a, int64_t n);
+// sum of a[i] * b[i], accumulated in 32 interleaved partial sums (lane k takes
+// i = k mod 32) added pairwise at the end: the order is fixed, whatever the clone.
+float dot(const float* a, const float* b, int64_t n);
+double dot(const double* a, const double* b, int64_t n);
+
 // Adam/AdamW over n contiguous elements: trainrt::math::adam_update per element
 // (bitwise equal to it: the same operations in the same order, no FMA). The
 // scalars are adam_step's float_attrs in order; decoupled selects AdamW.

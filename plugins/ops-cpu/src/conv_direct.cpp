@@ -1,0 +1,153 @@
+// See conv_direct.h. Output channel o reads input channel o / (O / G). Both
+// kernels walk one (n, o) plane pair at a time, tap by tap (i, j). With stride
+// 1 (the common case) a tap is one long vectorised simd::axpy / simd::dot over
+// a zero-padded copy of the input plane (Padded); other strides walk the
+// output columns whose input column is inside the image (ConvGeom::valid_columns).
+#include "conv_direct.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "kernel_util.h"
+#include "simd_loops.h"
+#include "trainrt/kernel_math.h"
+
+namespace trt_cpu {
+
+namespace {
+
+// Stride 1: the input plane copied into a zero border, (H + 2ph, W + 2pw), so
+// that for tap (i, j) the output rows read one contiguous run of it. Output
+// row oh, column ow sits at oh * Wp + ow of a plane as wide as the padded
+// input; columns OW..Wp-1 of it are scratch. Each tap is then one axpy / dot
+// over (OH - 1) * Wp + OW elements instead of OH short rows.
+struct Padded {
+  int64_t Hp, Wp, run;
+  explicit Padded(const ConvGeom& g)
+      : Hp(g.H + 2 * g.ph), Wp(g.W + 2 * g.pw), run((g.OH - 1) * (g.W + 2 * g.pw) + g.OW) {}
+  template <typename T> void fill(const ConvGeom& g, const T* plane, T* out) const {
+    std::fill_n(out, Hp * Wp, T(0));
+    for (int64_t h = 0; h < g.H; ++h) std::copy_n(plane + h * g.W, g.W, out + (h + g.ph) * Wp + g.pw);
+  }
+  int64_t tap(const ConvGeom& g, int64_t i, int64_t j) const { return i * g.dh * Wp + j * g.dw; }
+};
+
+}  // namespace
+
+template <typename T>
+void direct_conv_forward(const ConvGeom& g, const T* x, const T* w, const T* b, T* y, bool relu, int threads) {
+  const int64_t og = g.O / g.G, ohw = g.ohw(), hw = g.H * g.W;
+  const bool unit_stride = g.sh == 1 && g.sw == 1;
+  const Padded pad(g);
+  parallel_for(g.N * g.O, threads, [&](int64_t begin, int64_t end) {
+    std::vector<T> xp, acc;  // padded input plane; output plane at the padded width
+    if (unit_stride) {
+      xp.resize(static_cast<size_t>(pad.Hp * pad.Wp));
+      acc.resize(static_cast<size_t>(g.OH * pad.Wp));
+    }
+    const T* padded_plane = nullptr;  // the plane xp holds
+    for (int64_t t = begin; t < end; ++t) {
+      int64_t n = t / g.O, o = t % g.O;
+      const T* plane = x + (n * g.C + o / og) * hw;  // (H, W)
+      const T* kernel = w + o * g.kh * g.kw;         // (kH, kW)
+      T* out = y + t * ohw;                          // (OH, OW)
+      T bias = b ? b[o] : T(0);
+      if (unit_stride) {
+        if (plane != padded_plane) pad.fill(g, plane, xp.data());  // once per run of outputs sharing it
+        padded_plane = plane;
+        std::fill(acc.begin(), acc.end(), bias);
+        for (int64_t i = 0; i < g.kh; ++i)
+          for (int64_t j = 0; j < g.kw; ++j)
+            simd::axpy(acc.data(), xp.data() + pad.tap(g, i, j), kernel[i * g.kw + j], pad.run);
+        for (int64_t oh = 0; oh < g.OH; ++oh) {
+          const T* src = acc.data() + oh * pad.Wp;
+          T* row = out + oh * g.OW;
+          if (relu)
+            for (int64_t ow = 0; ow < g.OW; ++ow) row[ow] = trainrt::math::relu(src[ow]);
+          else
+            std::copy_n(src, g.OW, row);
+        }
+        continue;
+      } else {
+        std::fill_n(out, ohw, bias);
+        for (int64_t i = 0; i < g.kh; ++i)
+          for (int64_t j = 0; j < g.kw; ++j) {
+            T wv = kernel[i * g.kw + j];
+            int64_t off = j * g.dw - g.pw, ow0, ow1;
+            g.valid_columns(j, ow0, ow1);
+            for (int64_t oh = 0; oh < g.OH; ++oh) {
+              int64_t ih = oh * g.sh - g.ph + i * g.dh;
+              if (ih < 0 || ih >= g.H) continue;
+              const T* src = plane + ih * g.W + off;
+              T* row = out + oh * g.OW;
+              for (int64_t ow = ow0; ow < ow1; ++ow) row[ow] += wv * src[ow * g.sw];
+            }
+          }
+      }
+      if (relu)
+        for (int64_t k = 0; k < ohw; ++k) out[k] = trainrt::math::relu(out[k]);
+    }
+  }, 4);
+}
+
+template <typename T>
+void direct_conv_backward_weights(const ConvGeom& g, const T* dy, const T* x, T* dw, T* db, int threads) {
+  const int64_t og = g.O / g.G, ohw = g.ohw(), hw = g.H * g.W, taps = g.kh * g.kw;
+  const bool unit_stride = g.sh == 1 && g.sw == 1;
+  const Padded pad(g);
+  parallel_for(g.O, threads, [&](int64_t begin, int64_t end) {
+    // Per output channel of the chunk: the taps' and the bias's sums over the whole batch.
+    std::vector<double> acc(static_cast<size_t>((end - begin) * taps), 0.0), bias(static_cast<size_t>(end - begin), 0.0);
+    std::vector<T> xp, gp;  // padded input plane; dy at the padded width, zero in the scratch columns
+    if (unit_stride) {
+      xp.resize(static_cast<size_t>(pad.Hp * pad.Wp));
+      gp.assign(static_cast<size_t>(g.OH * pad.Wp), T(0));
+    }
+    for (int64_t n = 0; n < g.N; ++n) {
+      const T* padded_plane = nullptr;  // the plane xp holds
+      for (int64_t o = begin; o < end; ++o) {
+        const T* plane = x + (n * g.C + o / og) * hw;
+        const T* grad = dy + (n * g.O + o) * ohw;
+        double* tap_sums = acc.data() + (o - begin) * taps;
+        if (db)
+          for (int64_t k = 0; k < ohw; ++k) bias[o - begin] += static_cast<double>(grad[k]);
+        if (unit_stride) {
+          if (plane != padded_plane) pad.fill(g, plane, xp.data());
+          padded_plane = plane;
+          for (int64_t oh = 0; oh < g.OH; ++oh) std::copy_n(grad + oh * g.OW, g.OW, gp.data() + oh * pad.Wp);
+          for (int64_t i = 0; i < g.kh; ++i)
+            for (int64_t j = 0; j < g.kw; ++j)
+              tap_sums[i * g.kw + j] += static_cast<double>(simd::dot(gp.data(), xp.data() + pad.tap(g, i, j), pad.run));
+          continue;
+        }
+        for (int64_t i = 0; i < g.kh; ++i)
+          for (int64_t j = 0; j < g.kw; ++j) {
+            int64_t off = j * g.dw - g.pw, ow0, ow1;
+            g.valid_columns(j, ow0, ow1);
+            T sum = 0;  // this sample's contribution, added to the double total
+            for (int64_t oh = 0; oh < g.OH; ++oh) {
+              int64_t ih = oh * g.sh - g.ph + i * g.dh;
+              if (ih < 0 || ih >= g.H) continue;
+              const T* src = plane + ih * g.W + off;
+              const T* row = grad + oh * g.OW;
+              for (int64_t ow = ow0; ow < ow1; ++ow) sum += row[ow] * src[ow * g.sw];
+            }
+            tap_sums[i * g.kw + j] += static_cast<double>(sum);
+          }
+      }
+    }
+    for (int64_t o = begin; o < end; ++o) {
+      for (int64_t k = 0; k < taps; ++k) dw[o * taps + k] = static_cast<T>(acc[(o - begin) * taps + k]);
+      if (db) db[o] = static_cast<T>(bias[o - begin]);
+    }
+  }, 1);
+}
+
+template void direct_conv_forward<float>(const ConvGeom&, const float*, const float*, const float*, float*, bool, int);
+template void direct_conv_forward<double>(const ConvGeom&, const double*, const double*, const double*, double*, bool,
+                                          int);
+template void direct_conv_backward_weights<float>(const ConvGeom&, const float*, const float*, float*, float*, int);
+template void direct_conv_backward_weights<double>(const ConvGeom&, const double*, const double*, double*, double*,
+                                                   int);
+
+}  // namespace trt_cpu

@@ -1,0 +1,24 @@
+// Direct convolution for one input channel per group (C / G == 1: the first
+// layer of a grayscale model, depthwise layers), float32 and float64. There a
+// convolution is kH*kW scaled, shifted copies of one input plane per output
+// plane, all in cache. It beats both other paths: oneDNN pads the single
+// channel to a block of 8 and reorders the whole output, and im2col builds
+// kH*kW copies of the input. Seed CNN first layer (1 -> 32, 28x28, batch 64,
+// 1 thread): see docs/ops.md for the figures.
+#pragma once
+#include "conv_geom.h"
+
+namespace trt_cpu {
+
+// The geometry the direct kernels take.
+inline bool direct_conv_suits(const ConvGeom& g) { return g.C == g.G; }
+
+// y = conv(x, w) + b (b may be null), then relu when asked.
+// x (N, C, H, W), w (O, 1, kH, kW), b (O), y (N, O, OH, OW), all contiguous.
+template <typename T> void direct_conv_forward(const ConvGeom& g, const T* x, const T* w, const T* b, T* y, bool relu,
+                                               int threads);
+// dw = dconv/dw (dy, x), and db = sum of dy over (N, OH, OW) when db is not null.
+template <typename T> void direct_conv_backward_weights(const ConvGeom& g, const T* dy, const T* x, T* dw, T* db,
+                                                        int threads);
+
+}  // namespace trt_cpu

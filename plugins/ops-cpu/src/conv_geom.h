@@ -1,0 +1,28 @@
+// The geometry of one 2-d convolution as the CPU kernels see it (NCHW input,
+// OIHW weight with C/G input channels per output channel), taken from a
+// kernel call's views and int_attrs [sh, sw, ph, pw, dh, dw, groups].
+#pragma once
+#include <cstdint>
+
+namespace trt_cpu {
+
+struct ConvGeom {
+  int64_t N, C, H, W;    // x: (N, C, H, W)
+  int64_t O, kh, kw;     // w: (O, C/G, kH, kW)
+  int64_t OH, OW;        // y: (N, O, OH, OW)
+  int64_t sh, sw, ph, pw, dh, dw, G;
+  int64_t ckk() const { return C * kh * kw; }     // rows of the column matrix
+  int64_t cols() const { return N * OH * OW; }    // its columns
+  int64_t ohw() const { return OH * OW; }
+  // The output columns [ow0, ow1) whose input column ow*sw - pw + j*dw lies in [0, W).
+  void valid_columns(int64_t j, int64_t& ow0, int64_t& ow1) const {
+    int64_t off = j * dw - pw;
+    ow0 = off >= 0 ? 0 : (-off + sw - 1) / sw;
+    ow1 = W - off <= 0 ? 0 : (W - off + sw - 1) / sw;
+    if (ow1 > OW) ow1 = OW;
+    if (ow0 > OW) ow0 = OW;
+    if (ow1 < ow0) ow1 = ow0;
+  }
+};
+
+}  // namespace trt_cpu
