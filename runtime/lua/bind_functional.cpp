@@ -83,30 +83,46 @@ int f_linear(lua_State* L) {
   return 1;
 }
 
+// {stride=, padding=, dilation=, groups=} at stack index opts (0: none)
+ops::Conv2dOptions conv_options(lua_State* L, int opts) {
+  ops::Conv2dOptions o;
+  opt_pair_field(L, opts, "stride", o.stride);
+  opt_pair_field(L, opts, "padding", o.padding);
+  opt_pair_field(L, opts, "dilation", o.dilation);
+  o.groups = static_cast<int64_t>(opt_number_field(L, opts, "groups", 1));
+  return o;
+}
+
 // conv2d(x, w [, b] [, {stride=, padding=, dilation=, groups=}])
 int f_conv2d(lua_State* L) {
   Tensor& x = check_tensor(L, 1);
   Tensor& w = check_tensor(L, 2);
   int opts = opt_table(L, 3) ? 3 : opt_table(L, 4);
   Tensor b = opt_table(L, 3) ? Tensor() : opt_tensor(L, 3);
-  ops::Conv2dOptions o;
-  opt_pair_field(L, opts, "stride", o.stride);
-  opt_pair_field(L, opts, "padding", o.padding);
-  opt_pair_field(L, opts, "dilation", o.dilation);
-  o.groups = static_cast<int64_t>(opt_number_field(L, opts, "groups", 1));
-  push_tensor(L, ops::conv2d(x, w, b, o));
+  push_tensor(L, ops::conv2d(x, w, b, conv_options(L, opts)));
   return 1;
 }
 
-// max_pool2d / avg_pool2d(x, kernel [, {stride=, padding=, count_include_pad=}])
-ops::Pool2dOptions pool_options(lua_State* L) {
+// max_pool2d / avg_pool2d(x, kernel [, {stride=, padding=, count_include_pad=}]): the
+// kernel size at stack index `kernel`, the options table after it.
+ops::Pool2dOptions pool_options(lua_State* L, int kernel = 2) {
   ops::Pool2dOptions o;
-  o.kernel = check_pair(L, 2, "kernel size");
-  int opts = opt_table(L, 3);
+  o.kernel = check_pair(L, kernel, "kernel size");
+  int opts = opt_table(L, kernel + 1);
   opt_pair_field(L, opts, "stride", o.stride);
   opt_pair_field(L, opts, "padding", o.padding);
   o.count_include_pad = opt_bool_field(L, opts, "count_include_pad", true);
   return o;
+}
+
+// conv2d_relu_max_pool2d(x, w, b or nil, conv_opts or nil, pool_kernel [, pool_opts]):
+// max_pool2d(relu(conv2d(...))), for inference without the whole convolution output.
+int f_conv2d_relu_max_pool2d(lua_State* L) {
+  Tensor& x = check_tensor(L, 1);
+  Tensor& w = check_tensor(L, 2);
+  Tensor b = opt_tensor(L, 3);
+  push_tensor(L, ops::conv2d_relu_max_pool2d(x, w, b, conv_options(L, opt_table(L, 4)), pool_options(L, 5)));
+  return 1;
 }
 int f_max_pool2d(lua_State* L) {
   Tensor& x = check_tensor(L, 1);
@@ -217,6 +233,7 @@ const luaL_Reg kFunctions[] = {
     {"linear", guarded<f_linear>},
     {"conv2d", guarded<f_conv2d>},
     {"max_pool2d", guarded<f_max_pool2d>},
+    {"conv2d_relu_max_pool2d", guarded<f_conv2d_relu_max_pool2d>},
     {"avg_pool2d", guarded<f_avg_pool2d>},
     {"log_softmax", guarded<softmax_family<ops::log_softmax>>},
     {"softmax", guarded<softmax_family<ops::softmax>>},

@@ -11,6 +11,7 @@
 #include "trainrt/autograd.h"
 #include "trainrt/dispatch.h"
 #include "trainrt/error.h"
+#include "trainrt/ops/elementwise.h"
 #include "trainrt/ops/reduce.h"
 
 namespace trainrt::ops {
@@ -36,10 +37,8 @@ std::vector<int64_t> conv_attrs(const Conv2dOptions& o) {
   return {o.stride[0], o.stride[1], o.padding[0], o.padding[1], o.dilation[0], o.dilation[1], o.groups};
 }
 
-}  // namespace
-
-Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& o) {
-  CurrentOp scope("conv2d");
+// conv2d's argument checks (errors name both shapes); the output shape (N, O, OH, OW).
+Shape conv_shape(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& o) {
   check_float_4d(x, "conv2d", "input");
   TRT_CHECK(w.defined() && w.dim() == 4, "conv2d: weight must be 4-D (O, C/groups, kH, kW), got ",
             w.defined() ? w.shape_str() : std::string("undefined"));
@@ -65,9 +64,16 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOpt
               " - expected (", O, ")");
     TRT_CHECK(b.dtype() == x.dtype() && b.device() == x.device(), "conv2d: bias must share the input's dtype and device");
   }
+  return {N, O, OH, OW};
+}
 
+}  // namespace
+
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& o) {
+  CurrentOp scope("conv2d");
+  Shape out_shape = conv_shape(x, w, b, o);  // (N, O, OH, OW)
   std::vector<int64_t> attrs = conv_attrs(o);
-  Tensor out = Tensor::empty({N, O, OH, OW}, x.dtype(), x.device());
+  Tensor out = Tensor::empty(out_shape, x.dtype(), x.device());
   Tensor xc = x.detach().contiguous(), wc = w.detach().contiguous();
   if (out.numel()) {
     std::vector<Tensor> inputs{xc, wc};
@@ -106,10 +112,9 @@ struct PoolShape {
   std::vector<int64_t> attrs;  // kh, kw, sh, sw, ph, pw
 };
 
-PoolShape pool_shape(const Tensor& x, const Pool2dOptions& o, const char* op) {
-  TRT_CHECK(x.defined() && (x.dim() == 3 || x.dim() == 4), op, ": input must be (N, C, H, W) or (C, H, W), got ",
-            x.defined() ? x.shape_str() : std::string("undefined"));
-  TRT_CHECK(is_floating(x.dtype()), op, ": input must be float32 or float64, got ", dtype_name(x.dtype()));
+// The pooled shape of a 4-D input shape `in` and the kernel's attrs; errors name `shown` (the user's shape).
+std::pair<Shape, std::vector<int64_t>> pool_geometry(const Shape& in, const std::string& shown, const Pool2dOptions& o,
+                                                     const char* op) {
   std::array<int64_t, 2> k = o.kernel, s = o.stride, p = o.padding;
   if (s[0] == 0) s[0] = k[0];
   if (s[1] == 0) s[1] = k[1];
@@ -117,12 +122,20 @@ PoolShape pool_shape(const Tensor& x, const Pool2dOptions& o, const char* op) {
             pair_str(s), " must be >= 1");
   TRT_CHECK(p[0] >= 0 && p[1] >= 0 && 2 * p[0] <= k[0] && 2 * p[1] <= k[1], op, ": padding ", pair_str(p),
             " must be between 0 and half the kernel ", pair_str(k));
+  int64_t OH = out_size(in[2], k[0], s[0], p[0], 1), OW = out_size(in[3], k[1], s[1], p[1], 1);
+  TRT_CHECK(OH > 0 && OW > 0, op, ": input ", shown, " with kernel ", pair_str(k), ", stride ", pair_str(s),
+            ", padding ", pair_str(p), " gives output size (", OH, ", ", OW, ")");
+  return {{in[0], in[1], OH, OW}, {k[0], k[1], s[0], s[1], p[0], p[1]}};
+}
+
+PoolShape pool_shape(const Tensor& x, const Pool2dOptions& o, const char* op) {
+  TRT_CHECK(x.defined() && (x.dim() == 3 || x.dim() == 4), op, ": input must be (N, C, H, W) or (C, H, W), got ",
+            x.defined() ? x.shape_str() : std::string("undefined"));
+  TRT_CHECK(is_floating(x.dtype()), op, ": input must be float32 or float64, got ", dtype_name(x.dtype()));
   Tensor x4 = x.detach().contiguous();
   if (x4.dim() == 3) x4 = x4.unsqueeze(0);
-  int64_t OH = out_size(x4.size(2), k[0], s[0], p[0], 1), OW = out_size(x4.size(3), k[1], s[1], p[1], 1);
-  TRT_CHECK(OH > 0 && OW > 0, op, ": input ", x.shape_str(), " with kernel ", pair_str(k), ", stride ", pair_str(s),
-            ", padding ", pair_str(p), " gives output size (", OH, ", ", OW, ")");
-  return PoolShape{x4, {x4.size(0), x4.size(1), OH, OW}, {k[0], k[1], s[0], s[1], p[0], p[1]}};
+  auto [out4, attrs] = pool_geometry(x4.sizes(), x.shape_str(), o, op);
+  return PoolShape{x4, out4, attrs};
 }
 
 Shape user_out_shape(const Tensor& x, const Shape& out4) {
@@ -166,6 +179,25 @@ Tensor avg_pool2d(const Tensor& x, const Pool2dOptions& o) {
            return std::vector<Tensor>{dx.view(in_shape)};
          });
   return out;
+}
+
+// Inference form of the conv -> ReLU -> max-pool block (see the header).
+Tensor conv2d_relu_max_pool2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& co,
+                              const Pool2dOptions& po) {
+  bool needs_graph = grad_enabled() && (x.requires_grad() || w.requires_grad() || (b.defined() && b.requires_grad()));
+  if (needs_graph || !x.defined() || !has_kernel("conv2d_relu_max_pool2d", x.device().type))
+    return max_pool2d(relu(conv2d(x, w, b, co)), po);
+  CurrentOp scope("conv2d_relu_max_pool2d");
+  Shape conv_out = conv_shape(x, w, b, co);  // (N, O, OH, OW), never allocated whole
+  auto [out4, pool_attrs] = pool_geometry(conv_out, shape_str(conv_out) + " (the convolution's output)", po,
+                                          "conv2d_relu_max_pool2d");
+  Tensor y = Tensor::empty(out4, x.dtype(), x.device());  // (N, O, PH, PW)
+  std::vector<int64_t> attrs = conv_attrs(co);
+  attrs.insert(attrs.end(), pool_attrs.begin(), pool_attrs.end());
+  std::vector<Tensor> inputs{x.detach().contiguous(), w.detach().contiguous()};
+  if (b.defined()) inputs.push_back(b.detach().contiguous());
+  if (y.numel()) call_kernel("conv2d_relu_max_pool2d", inputs, {y}, attrs);
+  return y;
 }
 
 }  // namespace trainrt::ops

@@ -187,6 +187,42 @@ TEST(Conv, SingleInputChannelPerGroupMatchesReference) {
   }
 }
 
+// The inference block (conv2d_relu_max_pool2d): without a graph it runs the
+// fused kernel chunk by chunk over the batch (8 MiB of convolution output per
+// chunk: 300 samples of (32, 32, 32) are 5 chunks in float32, 10 in float64),
+// bit for bit the composition; with a graph it is the composition.
+TEST(Conv, ReluMaxPoolBlockEqualsTheComposition) {
+  struct Case {
+    Shape x, w;
+    ops::Conv2dOptions o;
+    ops::Pool2dOptions p;
+  };
+  ops::Pool2dOptions pool2, pool3s2;
+  pool3s2.kernel = {3, 3};
+  pool3s2.stride = {2, 2};
+  pool3s2.padding = {1, 1};
+  std::vector<Case> cases = {{{300, 2, 32, 32}, {32, 2, 3, 3}, opts({1, 1}, {1, 1}, {1, 1}, 1), pool2},
+                             {{3, 4, 11, 9}, {6, 2, 3, 2}, opts({2, 1}, {1, 2}, {1, 1}, 2), pool3s2},
+                             {{2, 1, 9, 9}, {4, 1, 3, 3}, opts({1, 1}, {0, 0}, {1, 1}, 1), pool2}};
+  for (const Case& c : cases)
+    for (DType dt : {DType::Float64, DType::Float32}) {
+      SCOPED_TRACE("x " + shape_str(c.x) + " " + dtype_name(dt));
+      Tensor x = random_tensor(c.x).to(dt), w = random_tensor(c.w).to(dt), b = random_tensor({c.w[0]}).to(dt);
+      Tensor expected = ops::max_pool2d(ops::relu(ops::conv2d(x, w, b, c.o)), c.p);
+      NoGradGuard no_grad;
+      Tensor fused = ops::conv2d_relu_max_pool2d(x, w, b, c.o, c.p);
+      ASSERT_EQ(fused.sizes(), expected.sizes());
+      EXPECT_EQ(fused.to_vector(), expected.to_vector());
+      EXPECT_EQ(ops::conv2d_relu_max_pool2d(x, w, Tensor(), c.o, c.p).to_vector(),
+                ops::max_pool2d(ops::relu(ops::conv2d(x, w, Tensor(), c.o)), c.p).to_vector());
+    }
+  // With a graph: the composition's gradients, checked by finite differences.
+  ops::Conv2dOptions o = opts({1, 1}, {1, 1}, {1, 1}, 1);
+  test::check_gradients(
+      [o](const std::vector<Tensor>& in) { return ops::conv2d_relu_max_pool2d(in[0], in[1], in[2], o, {}); },
+      {leaf({2, 2, 6, 6}), leaf({3, 2, 3, 3}), leaf({3})});
+}
+
 TEST(Conv, Errors) {
   Tensor x = ops::zeros({64, 3, 28, 28});
   EXPECT_ERROR_CONTAINS(ops::conv2d(x, ops::zeros({32, 1, 3, 3})),

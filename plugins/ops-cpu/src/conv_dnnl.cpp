@@ -11,6 +11,7 @@
 // OpenMP never run at the same time, so the two pools do not oversubscribe).
 // Deliberately not here: float64 (oneDNN has no f64 convolution), shape checks.
 #include "conv_dnnl.h"
+#include "host_memory.h"
 
 #ifdef TRT_HAVE_DNNL
 #include <omp.h>
@@ -34,12 +35,6 @@ using namespace dnnl;
 using tag = memory::format_tag;
 using dt = memory::data_type;
 
-// dnnl_set_host: the host's allocator for the scratchpads. Copied: the trt_host_api
-// the loader passes lives only during init (its alloc/free do not use `host`).
-void* (*g_alloc)(void*, int32_t, int32_t, size_t) = nullptr;
-void (*g_free)(void*, int32_t, int32_t, void*, size_t) = nullptr;
-void* g_host_handle = nullptr;
-
 // Primitives take their scratchpad from the caller (scratchpad_mode::user), so it
 // comes out of the host's allocator (counted by trainrt.memory()) and is reused.
 primitive_attr user_scratchpad() {
@@ -56,8 +51,7 @@ class Scratchpad {
   void* get(size_t bytes) {
     if (bytes <= bytes_) return ptr_;
     release();
-    from_host_ = g_alloc && g_free;
-    ptr_ = from_host_ ? g_alloc(g_host_handle, TRT_DEVICE_CPU, 0, bytes) : std::malloc(bytes);
+    ptr_ = host_alloc(bytes);
     if (!ptr_) throw dnnl::error(dnnl_out_of_memory, "convolution scratchpad");
     bytes_ = bytes;
     return ptr_;
@@ -66,47 +60,38 @@ class Scratchpad {
  private:
   void release() {
     if (!ptr_) return;
-    if (from_host_) g_free(g_host_handle, TRT_DEVICE_CPU, 0, ptr_, bytes_);
-    else std::free(ptr_);
+    host_free(ptr_, bytes_);
     ptr_ = nullptr;
     bytes_ = 0;
   }
   void* ptr_ = nullptr;
   size_t bytes_ = 0;
-  bool from_host_ = false;
 };
 
 // Memory for one call's reorders, from the host's allocator, returned when the
 // call ends (CallBuffers below).
-class HostBuffer {
+// A reorder buffer (host_memory.h) whose allocation failure is oneDNN's error,
+// so guarded() falls back to the im2col path.
+class ReorderBuffer {
  public:
-  explicit HostBuffer(size_t bytes) : bytes_(bytes), from_host_(g_alloc && g_free) {
-    ptr_ = from_host_ ? g_alloc(g_host_handle, TRT_DEVICE_CPU, 0, bytes) : std::malloc(bytes);
-    if (!ptr_) throw dnnl::error(dnnl_out_of_memory, "convolution reorder buffer");
+  explicit ReorderBuffer(size_t bytes) : buffer_(bytes) {
+    if (!buffer_.data()) throw dnnl::error(dnnl_out_of_memory, "convolution reorder buffer");
   }
-  ~HostBuffer() {
-    if (from_host_) g_free(g_host_handle, TRT_DEVICE_CPU, 0, ptr_, bytes_);
-    else std::free(ptr_);
-  }
-  HostBuffer(const HostBuffer&) = delete;
-  HostBuffer& operator=(const HostBuffer&) = delete;
-  void* get() const { return ptr_; }
+  void* get() const { return buffer_.data(); }
 
  private:
-  void* ptr_ = nullptr;
-  size_t bytes_;
-  bool from_host_;
+  HostBuffer buffer_;
 };
 
 // The reorder buffers of the call in progress on this thread; guarded() frees
 // them once the stream has finished.
-std::vector<std::unique_ptr<HostBuffer>>& call_buffers() {
-  thread_local std::vector<std::unique_ptr<HostBuffer>> buffers;
+std::vector<std::unique_ptr<ReorderBuffer>>& call_buffers() {
+  thread_local std::vector<std::unique_ptr<ReorderBuffer>> buffers;
   return buffers;
 }
 
 memory call_memory(const memory::desc& md, const engine& eng) {
-  call_buffers().push_back(std::make_unique<HostBuffer>(md.get_size()));
+  call_buffers().push_back(std::make_unique<ReorderBuffer>(md.get_size()));
   return memory(md, eng, call_buffers().back()->get());
 }
 
@@ -263,11 +248,6 @@ bool chunked_forward(const DnnlConvShape& s, const float* x, float* y, Forward&&
 
 }  // namespace
 
-void dnnl_set_host(const trt_host_api* host) {
-  g_alloc = host ? host->alloc : nullptr;
-  g_free = host ? host->free : nullptr;
-  g_host_handle = host ? host->host : nullptr;
-}
 
 namespace {
 
@@ -342,7 +322,6 @@ bool dnnl_conv_backward_weights_bias(const DnnlConvShape& s, const float* dy, co
 #else  // built without oneDNN: always fall back to im2col
 
 namespace trt_cpu {
-void dnnl_set_host(const trt_host_api*) {}
 bool dnnl_conv_forward(const DnnlConvShape&, const float*, const float*, const float*, float*, int) { return false; }
 bool dnnl_conv_backward_data(const DnnlConvShape&, const float*, const float*, float*, int) { return false; }
 bool dnnl_conv_backward_weights(const DnnlConvShape&, const float*, const float*, float*, int) { return false; }

@@ -9,9 +9,6 @@
 
 namespace trt_cpu {
 
-// The host whose allocator the primitives' scratchpads come from (plugin init).
-void dnnl_set_host(const trt_host_api* host);
-
 struct DnnlConvShape {
   int64_t N, C, H, W, O, kh, kw, OH, OW, sh, sw, ph, pw, dh, dw, G;
 };

@@ -314,12 +314,15 @@ trt_status conv2d_backward_weight_bias_kernel(const trt_kernel_args* a) {
 
 }  // namespace
 
+trt_status run_conv2d_relu(const trt_kernel_args* a) { return conv2d_relu_kernel(a); }
+
 bool register_conv_pool(const trt_host_api* host) {
   return add_kernel(host, "conv2d", conv2d_kernel) &&
          add_kernel(host, "conv2d_backward_input", conv2d_backward_input_kernel) &&
          add_kernel(host, "conv2d_backward_weight", conv2d_backward_weight_kernel) &&
          add_kernel(host, "conv2d_relu", conv2d_relu_kernel) &&
-         add_kernel(host, "conv2d_backward_weight_bias", conv2d_backward_weight_bias_kernel) && register_pool2d(host);
+         add_kernel(host, "conv2d_backward_weight_bias", conv2d_backward_weight_bias_kernel) &&
+         add_kernel(host, "conv2d_relu_max_pool2d", conv2d_relu_max_pool2d_kernel) && register_pool2d(host);
 }
 
 }  // namespace trt_cpu

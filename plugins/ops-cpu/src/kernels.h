@@ -15,4 +15,10 @@ bool register_conv_pool(const trt_host_api* host);    // conv_pool.cpp
 bool register_loss(const trt_host_api* host);         // loss.cpp
 bool register_optim(const trt_host_api* host);        // optim.cpp
 
+// Kernels that a fused kernel runs piecewise (their docs/ops.md contracts).
+trt_status run_conv2d_relu(const trt_kernel_args* a);  // conv_pool.cpp
+trt_status run_max_pool2d(const trt_kernel_args* a);   // pool2d.cpp
+// conv2d_relu_max_pool2d (conv_relu_pool.cpp), registered by register_conv_pool.
+trt_status conv2d_relu_max_pool2d_kernel(const trt_kernel_args* a);
+
 }  // namespace trt_cpu

@@ -3,7 +3,7 @@
 // trainrt/kernel_math.h so the CUDA plugin computes the same formulas.
 #include <cblas.h>
 
-#include "conv_dnnl.h"
+#include "host_memory.h"
 #include "kernels.h"
 
 namespace trt_cpu {
@@ -27,7 +27,7 @@ trt_status init(const trt_host_api* host, trt_plugin_info* info, char*, size_t) 
   info->version = "0.1.0";
   info->description = "CPU kernels: OpenBLAS GEMM, im2col convolution, pooling, element-wise, losses, optimizers";
   using namespace trt_cpu;
-  dnnl_set_host(host);
+  set_host_memory(host);  // scratchpads and temporary buffers from trainrt's allocator
   bool ok = register_elementwise(host) && register_random(host) && register_reduce(host) && register_linalg(host) &&
             register_conv_pool(host) && register_loss(host) && register_optim(host);
   return ok ? TRT_OK : TRT_ERR_INTERNAL;

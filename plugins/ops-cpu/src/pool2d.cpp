@@ -214,6 +214,8 @@ trt_status avg_pool2d_backward_kernel(const trt_kernel_args* a) {
 
 }  // namespace
 
+trt_status run_max_pool2d(const trt_kernel_args* a) { return max_pool2d_kernel(a); }
+
 bool register_pool2d(const trt_host_api* host) {
   return add_kernel(host, "max_pool2d", max_pool2d_kernel) &&
          add_kernel(host, "max_pool2d_backward", max_pool2d_backward_kernel) &&

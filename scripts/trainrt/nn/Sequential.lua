@@ -5,8 +5,10 @@
 -- soon as the next child has consumed it when neither child keeps activations
 -- (Module:keeps_activations), so a no_grad forward of a large batch holds about
 -- two activations at a time, not every layer's output until Lua's collector
--- runs; such an intermediate goes through an nn.ReLU in place. The caller's
--- input and the returned output are never released.
+-- runs; such an intermediate goes through an nn.ReLU in place, and an
+-- nn.Conv2d -> nn.ReLU -> nn.MaxPool2d run is one F.conv2d_relu_max_pool2d
+-- (the convolution's output is never whole). The caller's input and the
+-- returned output are never released.
 local trainrt = require "trainrt"
 local Module = require "trainrt.nn.Module"
 
@@ -66,21 +68,38 @@ local function relu_in_place(m, x)
   return getmetatable(m) == ReLU and x:is_contiguous()
 end
 
+local Conv2d, MaxPool2d -- loaded on first use
+-- Under no_grad, children i .. i+2 that are exactly nn.Conv2d, nn.ReLU and
+-- nn.MaxPool2d run as one F.conv2d_relu_max_pool2d: the convolution's output
+-- is pooled a few samples at a time and never exists whole.
+local function conv_relu_pool_at(self, i)
+  Conv2d, MaxPool2d = Conv2d or require "trainrt.nn.Conv2d", MaxPool2d or require "trainrt.nn.MaxPool2d"
+  ReLU = ReLU or require "trainrt.nn.ReLU"
+  return i + 2 <= rawlen(self) and getmetatable(self[i]) == Conv2d and getmetatable(self[i + 1]) == ReLU and
+      getmetatable(self[i + 2]) == MaxPool2d
+end
+
 function Sequential:forward(x)
   local input = x
   local wait = not trainrt.grad_enabled()  -- no graph holds it: have its memory back before the next layer allocates
-  for i = 1, rawlen(self) do
-    local y
-    if wait and i > 1 and x ~= input and is_tensor(x) and not keeps(self[i - 1]) and relu_in_place(self[i], x) then
+  local i, n = 1, rawlen(self)
+  while i <= n do
+    local y, last = nil, i  -- last: the last child this iteration ran
+    if wait and is_tensor(x) and conv_relu_pool_at(self, i) then
+      local conv, pool = self[i], self[i + 2]
+      y = trainrt.F.conv2d_relu_max_pool2d(x, conv.weight, conv.bias, conv._conv_opts, pool.kernel_size, pool._opts)
+      last = i + 2
+    elseif wait and i > 1 and x ~= input and is_tensor(x) and not keeps(self[i - 1]) and relu_in_place(self[i], x) then
       y = x:relu_()
     else
       y = self[i](x)
     end
     -- x is child i-1's output, just consumed by child i; a child may return its input (Dropout in eval).
-    if i > 1 and x ~= input and x ~= y and is_tensor(x) and not keeps(self[i - 1]) and not keeps(self[i]) then
+    if i > 1 and x ~= input and x ~= y and is_tensor(x) and not keeps(self[i - 1]) and not keeps(self[last]) then
       x:_release(wait)
     end
     x = y
+    i = last + 1
   end
   return x
 end
