@@ -202,6 +202,7 @@ void fuse(Plan& plan, std::vector<std::string>& applied) {
   fuse_conv_relu(pass, plan.nodes(), applied);
   fuse_pool_backward_relu(pass, plan.nodes(), applied);
   fuse_conv_backward_bias(pass, plan.nodes(), applied);
+  fuse_elementwise_chains(plan, applied);
 }
 
 }  // namespace trainrt::compile

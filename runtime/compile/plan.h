@@ -77,6 +77,8 @@ class Plan {
 
 // Fusion passes (fusion.cpp): rewrite nodes in place, marking folded ones removed.
 void fuse(Plan& plan, std::vector<std::string>& applied);
+// Runs of element-wise kernels as one elementwise_chain node (elementwise_chains.cpp); fuse() calls it last.
+void fuse_elementwise_chains(Plan& plan, std::vector<std::string>& applied);
 // Memory plan (memory_plan.cpp): arena offsets for internal buffers that do
 // not live at the same time; returns the arena size in bytes.
 size_t plan_memory(const std::vector<Node>& nodes, std::vector<Buffer>& buffers);

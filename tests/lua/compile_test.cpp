@@ -4,7 +4,8 @@
 // signature (the last, smaller batch) is captured again, intermediates share
 // an arena, and a step a replay could not reproduce runs eagerly with the
 // reason: a host read of the loss, a random draw, gradients accumulated
-// without zero_grad, a table argument.
+// without zero_grad, a table argument. Composed activations run as
+// elementwise_chain kernels, bit for bit the eager results.
 #include <gtest/gtest.h>
 
 #include "lua_script_runner.h"
@@ -112,6 +113,40 @@ check(not ok and err:find("relu_: in place on a tensor that requires grad", 1, t
 )lua",
                        {"eval loss 1", "eval correct 3", "in-place relu fused into the convolution",
                         "conv, relu, pool block as one kernel", "evaluation activations share the arena", "relu_ refuses a grad leaf"});
+}
+
+TEST(Compile, ElementWiseChainsRunAsOneKernelAndMatchEagerBitForBit) {
+  // An MLP whose activations are compositions of element-wise ops (GELU's tanh
+  // form, SiLU as x * sigmoid(x)): their forward and backward runs become
+  // elementwise_chain nodes, and the results are the eager ones exactly.
+  expect_script_passes(std::string(kHarness) + R"lua(
+local Composed = nn.Module:extend("Composed")
+function Composed:__init()
+  self.l1, self.l2, self.l3 = nn.Linear(784, 48), nn.Linear(48, 32), nn.Linear(32, 10)
+end
+local function gelu(h) return h * 0.5 * (F.tanh((h + h * h * h * 0.044715) * 0.7978845608) + 1) end
+local function silu(h) return h * F.sigmoid(h) end
+function Composed:forward(x)
+  return self.l3(silu(self.l2(gelu(self.l1(x:reshape{ x:size(1), 784 })))))
+end
+local step = compare("composed", function() return Composed() end,
+                     function(ps) return optim.SGD{ ps, lr = 0.05, momentum = 0.9 } end, { 16, 16, 16, 16 }, 0)
+local p = step:info().plans[1]
+local chains = {}
+for _, f in ipairs(p.fusions) do
+  if f:find("elementwise chain", 1, true) then chains[#chains + 1] = f end
+end
+print("chains: " .. table.concat(chains, " | "))
+print("kernels: " .. p.kernels_recorded .. " recorded, " .. p.kernels .. " planned")
+check(#chains >= 2, "forward and backward chains fused")
+check(table.concat(chains, " "):find("tanh", 1, true) ~= nil and table.concat(chains, " "):find("sigmoid", 1, true) ~= nil,
+      "both activations")
+local kernels = table.concat(p.kernel_names, " ")
+check(select(2, kernels:gsub("elementwise_chain", "")) == #chains, "one kernel per chain")
+check(p.kernels_recorded - p.kernels >= 10, "at least ten kernels folded away")
+)lua",
+                       {"composed loss 1", "composed loss 4", "composed parameter 6", "forward and backward chains fused",
+                        "both activations", "one kernel per chain", "at least ten kernels folded away"});
 }
 
 TEST(Compile, MlpWithSgdMomentumAndAStepScheduleMatchesEager) {

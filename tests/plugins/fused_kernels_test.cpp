@@ -6,6 +6,7 @@
 //   conv2d_backward_weight_bias == conv2d_backward_weight + sum(dy, {0, 2, 3})
 //                                  to rounding (float32 rtol 1e-5/atol 1e-5, float64 1e-12)
 //   adam_multi / ops::adam_step_multi == one adam_step per tensor   bit for bit
+//   elementwise_chain           == its ops one kernel at a time       bit for bit
 //   adam_step, adam_multi (vectorised loops) == trainrt::math::adam_update one
 //                                  element at a time in this file      bit for bit
 // over odd shapes, padding/stride/dilation/group variants and zero-size tensors.
@@ -18,6 +19,7 @@
 
 #include "test_util.h"
 #include "trainrt/dispatch.h"
+#include "trainrt/elementwise_program.h"
 #include "trainrt/kernel_math.h"
 #include "trainrt/ops.h"
 #include "trainrt/stream.h"
@@ -265,6 +267,44 @@ TEST(FusedKernels, AdamStepMultiMixedDtypesAndErrors) {
   std::vector<Tensor> bad_g{g[0], ops::zeros({2}, DType::Float64), g[2]};
   EXPECT_ERROR_CONTAINS(ops::adam_step_multi(p, bad_g, m, v, o, 1), "adam_step_multi: param (4) and grad (2)");
   EXPECT_ERROR_CONTAINS(ops::adam_step_multi(p, g, m, v, o, 0), "adam_step_multi: step is 1-based");
+}
+
+// elementwise_chain: y = relu(a * b + c) and z = sigmoid(a * b + c) - a from one
+// program over 5000 elements (ten tiles), c one broadcast value; then the
+// same program written in place over a (an output that is also an input).
+TEST(FusedKernels, ElementwiseChainIsItsOpsOneAtATime) {
+  namespace ew = trainrt::elementwise;
+  ASSERT_TRUE(has_kernel("elementwise_chain", DeviceType::CPU));
+  // registers: 0 a, 1 b, 2 c | 3 = a*b, 4 = 3+c, 5 = relu(4), 6 = sigmoid(4), 7 = 6-a
+  std::vector<int64_t> program{8, 5, ew::kMul, 3, 0, 1, ew::kAdd, 4, 3, 2, ew::kRelu, 5, 4, -1,
+                               ew::kSigmoid, 6, 4, -1, ew::kSub, 7, 6, 0, 2, 5, 7};
+  for (DType dt : {DType::Float32, DType::Float64}) {
+    SCOPED_TRACE(dtype_name(dt));
+    Tensor a = ops::randn({50, 100}, 0, 1, dt), b = ops::randn({50, 100}, 0, 1, dt);
+    Tensor c = ops::full({1, 1}, 0.25, dt).expand({50, 100});  // strides 0
+    Tensor ab = Tensor::empty({50, 100}, dt), s = Tensor::empty({50, 100}, dt), y_ref = Tensor::empty({50, 100}, dt),
+           g = Tensor::empty({50, 100}, dt), z_ref = Tensor::empty({50, 100}, dt);
+    call_kernel("mul", {a, b}, {ab});
+    call_kernel("add", {ab, c}, {s});
+    call_kernel("relu", {s}, {y_ref});
+    call_kernel("sigmoid", {s}, {g});
+    call_kernel("sub", {g, a}, {z_ref});
+    Tensor y = Tensor::empty({50, 100}, dt), z = Tensor::empty({50, 100}, dt);
+    call_kernel("elementwise_chain", {a, b, c}, {y, z}, program);
+    expect_bitwise(y, y_ref, "relu(a * b + c)");
+    expect_bitwise(z, z_ref, "sigmoid(a * b + c) - a");
+    Tensor a2 = a.clone();
+    call_kernel("elementwise_chain", {a2, b, c}, {a2, z}, program);  // y over its own input a
+    expect_bitwise(a2, y_ref, "in place");
+    expect_bitwise(z, z_ref, "beside an in-place output");
+  }
+  Tensor a = ops::randn({10}, 0, 1, DType::Float32), y = Tensor::empty({10}, DType::Float32);
+  std::vector<int64_t> reads_ahead{2, 1, ew::kNeg, 1, 1, -1, 1, 1};  // reads its own result
+  EXPECT_ERROR_CONTAINS(call_kernel("elementwise_chain", {a}, {y}, reads_ahead),
+                        "elementwise_chain: invalid program (bad operand)");
+  Tensor strided = ops::randn({10, 2}, 0, 1, DType::Float32).select(1, 0);
+  EXPECT_ERROR_CONTAINS(call_kernel("elementwise_chain", {strided}, {y}, {2, 1, ew::kNeg, 1, 0, -1, 1, 1}),
+                        "input 0 must be contiguous like the outputs or one broadcast value");
 }
 
 }  // namespace

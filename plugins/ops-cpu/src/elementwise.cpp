@@ -247,7 +247,8 @@ bool register_elementwise(const trt_host_api* host) {
                {"neg", neg_kernel},         {"abs", abs_kernel},       {"exp", exp_kernel},
                {"log", log_kernel},         {"sqrt", sqrt_kernel},     {"relu", relu_kernel},
                {"sigmoid", sigmoid_kernel}, {"tanh", tanh_kernel},     {"relu_backward", relu_backward_kernel},
-               {"sigmoid_backward", sigmoid_backward_kernel},          {"tanh_backward", tanh_backward_kernel}};
+               {"sigmoid_backward", sigmoid_backward_kernel},          {"tanh_backward", tanh_backward_kernel},
+               {"elementwise_chain", elementwise_chain_kernel}};
   for (const auto& k : table)
     if (!add_kernel(host, k.op, k.fn)) return false;
   return true;

@@ -20,5 +20,7 @@ trt_status run_conv2d_relu(const trt_kernel_args* a);  // conv_pool.cpp
 trt_status run_max_pool2d(const trt_kernel_args* a);   // pool2d.cpp
 // conv2d_relu_max_pool2d (conv_relu_pool.cpp), registered by register_conv_pool.
 trt_status conv2d_relu_max_pool2d_kernel(const trt_kernel_args* a);
+// elementwise_chain (elementwise_chain.cpp), registered by register_elementwise.
+trt_status elementwise_chain_kernel(const trt_kernel_args* a);
 
 }  // namespace trt_cpu
