@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "trainrt/allocator.h"
+#include "trainrt/autocast.h"
 #include "trainrt/device.h"
 #include "trainrt/devices.h"
 #include "trainrt/dispatch.h"
@@ -28,6 +29,7 @@ PreparedRun prepare_run(const RunOptions& options) {
   if (devices.type == DeviceType::CPU)
     set_cpu_device_count(devices.per_thread ? std::min(num_threads(), config::kMaxCpuDevices) : devices.count);
   if (run.settings.seed) manual_seed(*run.settings.seed);
+  set_autocast_precision(parse_precision(run.settings.precision));
   // The CUDA plugin reads it at its first cuBLAS/cuDNN call (plugins/ops-cuda/src/cuda_libs.h).
   if (run.settings.cuda_tf32) setenv("TRAINRT_CUDA_TF32", "1", 1);
   load_plugins(run.settings.plugin_paths);

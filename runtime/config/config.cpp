@@ -277,6 +277,9 @@ RunSettings settings_of(const toml::table& config) {
     }
   };
   string_setting("strategy", "strategy must be a name such as \"ddp\" or a path to a strategy script", s.strategy);
+  string_setting("precision", "precision must be \"fp32\" or \"bf16\"", s.precision);
+  if (s.precision != "fp32" && s.precision != "float32" && s.precision != "bf16" && s.precision != "bfloat16")
+    bad_setting("precision must be \"fp32\" or \"bf16\"", *config.get("precision"));
   string_setting("dist.backend", "dist.backend must be a backend name such as \"gloo\"", s.backend);
   string_setting("dist.rdzv", "dist.rdzv must be a store URL (tcp://HOST:PORT, file:///DIR, redis://HOST:PORT)", s.rdzv);
   if (const toml::node* n = config.at_path("dist.timeout").node()) {

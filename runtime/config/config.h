@@ -74,6 +74,7 @@ struct RunSettings {
   std::string rdzv;                  // [dist] rdzv: tcp://, file://, redis:// ("" = MASTER_ADDR:MASTER_PORT)
   bool strict = false;               // strict = true: unknown keys are errors, not warnings
   DeviceList devices;                // devices = "cpu:0,cpu:1" / ["cpu:0", "cpu:1"] / "cpu:*" / 2, or --devices
+  std::string precision = "fp32";    // precision = "bf16" / --precision: autocast (trainrt/autocast.h)
 };
 // Reads and checks the settings. A wrong type or value throws ConfigError
 // naming its source, e.g. "trainrt.toml:1: error: threads must be an integer

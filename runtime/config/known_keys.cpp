@@ -8,7 +8,7 @@ namespace trainrt::config {
 
 const std::vector<KnownSection>& known_keys() {
   static const std::vector<KnownSection> sections = {
-      {"", {"threads", "seed", "device", "devices", "quiet", "strategy", "strict"}},
+      {"", {"threads", "seed", "device", "devices", "quiet", "strategy", "strict", "precision"}},
       {"plugins", {"paths", "strict"}},
       {"cuda", {"tf32"}},
       {"dist", {"backend", "timeout", "rdzv"}},

@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "config/config.h"
+#include "trainrt/autocast.h"
 #include "trainrt/device.h"
 
 namespace trainrt {
@@ -38,6 +39,7 @@ const std::vector<RunOptionSpec>& run_option_specs() {
       {"--device", "DEVICE", "cpu or cuda:N (default: cpu)"},
       {"--devices", "LIST", "logical CPU devices for the mirrored strategy: cpu:0,cpu:1, cpu:* (one per thread) or a count"},
       {"--seed", "N", "seed of the random generators"},
+      {"--precision", "fp32|bf16", "bf16: conv2d, linear and matmul on bfloat16 values, float32 master weights (default: fp32)"},
       {"--quiet", "", "log warnings and errors only"},
       {"--strategy", "NAME", "single (default), ddp, mirrored, or a strategy script: a path or a module on TRAINRT_LUA_PATH"},
       {"--backend", "NAME", "collective backend for ddp (default: nccl on cuda, gloo on cpu)"},
@@ -90,6 +92,13 @@ size_t take_run_option(const std::vector<std::string>& args, size_t i, RunOption
     if (!is_integer(value, false) || std::stoll(value) < 1)
       throw UsageError("--threads expects a positive integer, got '" + value + "'");
     out.overrides.push_back("threads=" + value);
+  } else if (flag == "--precision") {
+    try {
+      parse_precision(value);
+    } catch (const Error& e) {
+      throw UsageError(std::string("--precision: ") + e.what());
+    }
+    out.overrides.push_back("precision=" + toml_string(value));
   } else if (flag == "--seed") {
     if (!is_integer(value, false)) throw UsageError("--seed expects a non-negative integer, got '" + value + "'");
     out.overrides.push_back("seed=" + value);

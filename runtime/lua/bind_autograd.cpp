@@ -1,9 +1,12 @@
 // Grad mode from Lua: trainrt.no_grad(fn, ...) runs fn with recording off and
 // returns its results; the C++ guard restores the mode even when fn raises
 // (Lua errors unwind as C++ exceptions here). Also grad_enabled()/set_grad_enabled(b).
+// Autocast (trainrt/autocast.h) the same way: trainrt.autocast("bf16", fn, ...)
+// and trainrt.precision() -> "fp32" or "bf16".
 // Not here: backward (a tensor method, bind_tensor.cpp).
 #include "lua/bindings.h"
 #include "lua/lua_util.h"
+#include "trainrt/autocast.h"
 #include "trainrt/autograd.h"
 
 namespace trainrt::lua {
@@ -27,7 +30,33 @@ int l_set_grad_enabled(lua_State* L) {
   return 0;
 }
 
+// Restores the precision however the region ends.
+class PrecisionGuard {
+ public:
+  explicit PrecisionGuard(Precision p) : previous_(autocast_precision()) { set_autocast_precision(p); }
+  ~PrecisionGuard() { set_autocast_precision(previous_); }
+
+ private:
+  Precision previous_;
+};
+
+int l_autocast(lua_State* L) {
+  Precision p = parse_precision(luaL_checkstring(L, 1));
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  lua_remove(L, 1);
+  PrecisionGuard guard(p);
+  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
+int l_precision(lua_State* L) {
+  lua_pushstring(L, precision_name(autocast_precision()));
+  return 1;
+}
+
 const luaL_Reg kFunctions[] = {
+    {"autocast", guarded<l_autocast>},
+    {"precision", guarded<l_precision>},
     {"no_grad", guarded<l_no_grad>},
     {"grad_enabled", guarded<l_grad_enabled>},
     {"set_grad_enabled", guarded<l_set_grad_enabled>},

@@ -8,6 +8,7 @@
 
 #include "lua/bindings.h"
 #include "lua/lua_util.h"
+#include "trainrt/autocast.h"
 #include "trainrt/error.h"
 #include "trainrt/ops.h"
 
@@ -233,6 +234,7 @@ const luaL_Reg kFunctions[] = {
     {"linear", guarded<f_linear>},
     {"conv2d", guarded<f_conv2d>},
     {"max_pool2d", guarded<f_max_pool2d>},
+    {"round_bf16", guarded<unary<ops::round_bf16>>},
     {"conv2d_relu_max_pool2d", guarded<f_conv2d_relu_max_pool2d>},
     {"avg_pool2d", guarded<f_avg_pool2d>},
     {"log_softmax", guarded<softmax_family<ops::log_softmax>>},

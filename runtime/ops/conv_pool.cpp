@@ -8,6 +8,7 @@
 
 #include <string>
 
+#include "trainrt/autocast.h"
 #include "trainrt/autograd.h"
 #include "trainrt/dispatch.h"
 #include "trainrt/error.h"
@@ -70,6 +71,10 @@ Shape conv_shape(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2d
 }  // namespace
 
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& o) {
+  if (autocast::applies(x, w)) {  // bf16 operands and result (trainrt/autocast.h)
+    autocast::Suspend inner;
+    return round_bf16(conv2d(round_bf16(x), round_bf16(w), b.defined() ? round_bf16(b) : b, o));
+  }
   CurrentOp scope("conv2d");
   Shape out_shape = conv_shape(x, w, b, o);  // (N, O, OH, OW)
   std::vector<int64_t> attrs = conv_attrs(o);
@@ -184,6 +189,10 @@ Tensor avg_pool2d(const Tensor& x, const Pool2dOptions& o) {
 // Inference form of the conv -> ReLU -> max-pool block (see the header).
 Tensor conv2d_relu_max_pool2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& co,
                               const Pool2dOptions& po) {
+  if (autocast::applies(x, w)) {  // bf16 operands; pooling a rounded ReLU is rounding the pooled one
+    autocast::Suspend inner;
+    return round_bf16(conv2d_relu_max_pool2d(round_bf16(x), round_bf16(w), b.defined() ? round_bf16(b) : b, co, po));
+  }
   bool needs_graph = grad_enabled() && (x.requires_grad() || w.requires_grad() || (b.defined() && b.requires_grad()));
   if (needs_graph || !x.defined() || !has_kernel("conv2d_relu_max_pool2d", x.device().type))
     return max_pool2d(relu(conv2d(x, w, b, co)), po);

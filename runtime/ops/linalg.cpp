@@ -5,6 +5,7 @@
 #include "trainrt/devices.h"
 #include "trainrt/ops/linalg.h"
 
+#include "trainrt/autocast.h"
 #include "trainrt/autograd.h"
 #include "trainrt/dispatch.h"
 #include "trainrt/error.h"
@@ -90,6 +91,10 @@ Tensor matmul_nd(const Tensor& a, const Tensor& b, const Shape& shape_a, const S
 }  // namespace
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
+  if (autocast::applies(a, b)) {  // bf16 operands and result (trainrt/autocast.h)
+    autocast::Suspend inner;
+    return round_bf16(matmul(round_bf16(a), round_bf16(b)));
+  }
   CurrentOp scope("matmul");
   check_operands(a, b, "matmul");
   TRT_CHECK(a.dim() >= 1 && b.dim() >= 1, "matmul: ", a.shape_str(), " x ", b.shape_str(),
@@ -105,6 +110,10 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
 }
 
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
+  if (autocast::applies(x, w)) {  // bf16 operands and result (trainrt/autocast.h)
+    autocast::Suspend inner;
+    return round_bf16(linear(round_bf16(x), round_bf16(w), b.defined() ? round_bf16(b) : b));
+  }
   CurrentOp scope("linear");
   check_operands(x, w, "linear");
   TRT_CHECK(w.dim() == 2, "linear: weight must be (out, in), got ", w.shape_str());

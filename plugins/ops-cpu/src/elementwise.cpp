@@ -201,6 +201,7 @@ TRT_UNARY(log, TRT_CPU_DISPATCH_FLOAT, std::log(x))
 TRT_UNARY(sqrt, TRT_CPU_DISPATCH_FLOAT, std::sqrt(x))
 TRT_UNARY(sigmoid, TRT_CPU_DISPATCH_FLOAT, trainrt::math::sigmoid(x))
 TRT_UNARY(tanh, TRT_CPU_DISPATCH_FLOAT, std::tanh(x))
+TRT_UNARY(round_bf16, TRT_CPU_DISPATCH_FLOAT, trainrt::math::round_bf16(x))
 #undef TRT_UNARY
 
 // relu: the same formula (trainrt::math::relu, NaN -> 0), vectorised when contiguous.
@@ -248,7 +249,7 @@ bool register_elementwise(const trt_host_api* host) {
                {"log", log_kernel},         {"sqrt", sqrt_kernel},     {"relu", relu_kernel},
                {"sigmoid", sigmoid_kernel}, {"tanh", tanh_kernel},     {"relu_backward", relu_backward_kernel},
                {"sigmoid_backward", sigmoid_backward_kernel},          {"tanh_backward", tanh_backward_kernel},
-               {"elementwise_chain", elementwise_chain_kernel}};
+               {"round_bf16", round_bf16_kernel},                      {"elementwise_chain", elementwise_chain_kernel}};
   for (const auto& k : table)
     if (!add_kernel(host, k.op, k.fn)) return false;
   return true;

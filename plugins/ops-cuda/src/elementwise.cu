@@ -258,6 +258,7 @@ TRT_CUDA_UNARY(sqrt, SqrtOp, TRT_CUDA_DISPATCH_FLOAT, std::sqrt(x))
 TRT_CUDA_UNARY(relu, ReluOp, TRT_CUDA_DISPATCH_FLOAT, relu(x))
 TRT_CUDA_UNARY(sigmoid, SigmoidOp, TRT_CUDA_DISPATCH_FLOAT, sigmoid(x))
 TRT_CUDA_UNARY(tanh, TanhOp, TRT_CUDA_DISPATCH_FLOAT, std::tanh(x))
+TRT_CUDA_UNARY(round_bf16, RoundBf16Op, TRT_CUDA_DISPATCH_FLOAT, trainrt::math::round_bf16(x))
 #undef TRT_CUDA_UNARY
 
 // ---- activation backward: inputs [dy, saved], outputs [dx]; saved is x (relu) or y ----
@@ -290,6 +291,7 @@ bool register_elementwise(const trt_host_api* host) {
                {"neg", neg_kernel},         {"abs", abs_kernel},       {"exp", exp_kernel},
                {"log", log_kernel},         {"sqrt", sqrt_kernel},     {"relu", relu_kernel},
                {"sigmoid", sigmoid_kernel}, {"tanh", tanh_kernel},     {"relu_backward", relu_backward_kernel},
+               {"round_bf16", round_bf16_kernel},
                {"sigmoid_backward", sigmoid_backward_kernel},          {"tanh_backward", tanh_backward_kernel}};
   for (const auto& k : table)
     if (!add_kernel(host, k.op, k.fn)) return false;

@@ -5,6 +5,7 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 #if defined(__CUDACC__)
 #define TRT_HD __host__ __device__ __forceinline__
@@ -26,6 +27,24 @@ template <typename T> TRT_HD T sigmoid_backward(T dy, T y) { return dy * y * (T(
 
 // forward: y = tanh(x)  =>  dx = dy * (1 - y^2)
 template <typename T> TRT_HD T tanh_backward(T dy, T y) { return dy * (T(1) - y * y); }
+
+// The bfloat16 nearest to x (ties to even), kept in a float: the value a bf16
+// tensor would hold (8 significant bits, float32's exponent range). NaN stays
+// NaN (made quiet), infinities stay; a finite value past bf16's largest
+// rounds to infinity, as a conversion does.
+TRT_HD float round_to_bfloat16(float x) {
+  uint32_t bits;
+  std::memcpy(&bits, &x, sizeof bits);
+  if ((bits & 0x7f800000u) == 0x7f800000u) {
+    if (bits & 0x007fffffu) bits |= 0x00400000u;
+  } else {
+    bits += 0x7fffu + ((bits >> 16) & 1u);
+  }
+  bits &= 0xffff0000u;
+  std::memcpy(&x, &bits, sizeof bits);
+  return x;
+}
+template <typename T> TRT_HD T round_bf16(T x) { return static_cast<T>(round_to_bfloat16(static_cast<float>(x))); }
 
 // SplitMix64 finaliser: a strong 64-bit mix, used as a counter-based generator.
 TRT_HD uint64_t mix64(uint64_t z) {
