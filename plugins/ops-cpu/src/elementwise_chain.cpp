@@ -74,6 +74,7 @@ template <typename T> void apply(int64_t op, T* d, const T* x, const T* y, int64
     case ew::kReluBackward: for (int64_t i = 0; i < n; ++i) d[i] = m::relu_backward(x[i], y[i]); break;
     case ew::kSigmoidBackward: for (int64_t i = 0; i < n; ++i) d[i] = m::sigmoid_backward(x[i], y[i]); break;
     case ew::kTanhBackward: for (int64_t i = 0; i < n; ++i) d[i] = m::tanh_backward(x[i], y[i]); break;
+    case ew::kRoundBf16: for (int64_t i = 0; i < n; ++i) d[i] = m::round_bf16(x[i]); break;
   }
 }
 

@@ -34,6 +34,7 @@ enum Op : int64_t {
   kReluBackward,     // (dy, x)
   kSigmoidBackward,  // (dy, y)
   kTanhBackward,     // (dy, y)
+  kRoundBf16,        // the nearest bfloat16 (autocast, trainrt/autocast.h)
   kOpCount
 };
 
@@ -41,9 +42,12 @@ enum Op : int64_t {
 inline const char* op_kernel_name(int64_t op) {
   static const char* const names[] = {"add",  "sub",  "mul",     "div",  "maximum", "neg",
                                       "abs",  "exp",  "log",     "sqrt", "sigmoid", "tanh",
-                                      "relu", "relu_backward", "sigmoid_backward", "tanh_backward"};
+                                      "relu", "relu_backward", "sigmoid_backward", "tanh_backward",
+                                      "round_bf16"};
   return op >= 0 && op < kOpCount ? names[op] : nullptr;
 }
-inline bool op_is_binary(int64_t op) { return op <= kMaximum || op >= kReluBackward; }
+inline bool op_is_binary(int64_t op) {
+  return (op >= kAdd && op <= kMaximum) || (op >= kReluBackward && op <= kTanhBackward);
+}
 
 }  // namespace trainrt::elementwise
