@@ -67,7 +67,6 @@ void direct_conv_forward(const ConvGeom& g, const T* x, const T* w, const T* b, 
           else
             std::copy_n(src, g.OW, row);
         }
-        continue;
       } else {
         std::fill_n(out, ohw, bias);
         for (int64_t i = 0; i < g.kh; ++i)
@@ -83,9 +82,9 @@ void direct_conv_forward(const ConvGeom& g, const T* x, const T* w, const T* b, 
               for (int64_t ow = ow0; ow < ow1; ++ow) row[ow] += wv * src[ow * g.sw];
             }
           }
+        if (relu)
+          for (int64_t k = 0; k < ohw; ++k) out[k] = trainrt::math::relu(out[k]);
       }
-      if (relu)
-        for (int64_t k = 0; k < ohw; ++k) out[k] = trainrt::math::relu(out[k]);
     }
   }, 4);
 }
