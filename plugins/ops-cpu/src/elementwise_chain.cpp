@@ -36,7 +36,9 @@ const char* decode(const trt_kernel_args* a, Program& p) {
   if (n < 3) return "int_attrs too short";
   p.registers = at[0];
   int64_t count = at[1];
-  if (count < 1 || p.registers < a->n_inputs + count || 2 + 4 * count + 1 > n) return "bad instruction count";
+  if (count < 1 || count > n || p.registers < a->n_inputs + count || p.registers > n + a->n_inputs ||
+      2 + 4 * count + 1 > n)
+    return "bad instruction count";
   for (int64_t i = 0; i < count; ++i) {
     Instruction in{at[2 + 4 * i], at[3 + 4 * i], at[4 + 4 * i], at[5 + 4 * i]};
     bool binary = ew::op_is_binary(in.op);
