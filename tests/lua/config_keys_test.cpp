@@ -62,7 +62,7 @@ TEST(ConfigKeys, TopLevelKeyOfASectionAndUnknownWordsGetHints) {
   EXPECT_NE(r.output.find("trainrt.toml:1: unknown key 'timeout' (did you mean [dist] timeout?)\n"), std::string::npos)
       << r.output;
   EXPECT_NE(r.output.find("trainrt.toml:2: unknown key 'frobnicate' (known: threads, seed, device, devices, quiet, "
-                          "strategy, strict)\n"),
+                          "strategy, strict, precision)\n"),
             std::string::npos)
       << r.output;
   EXPECT_NE(r.output.find("trainrt.toml:3: 'dist' must be a section: write [dist] and its keys below it\n"),
