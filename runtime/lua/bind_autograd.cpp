@@ -30,16 +30,6 @@ int l_set_grad_enabled(lua_State* L) {
   return 0;
 }
 
-// Restores the precision however the region ends.
-class PrecisionGuard {
- public:
-  explicit PrecisionGuard(Precision p) : previous_(autocast_precision()) { set_autocast_precision(p); }
-  ~PrecisionGuard() { set_autocast_precision(previous_); }
-
- private:
-  Precision previous_;
-};
-
 int l_autocast(lua_State* L) {
   Precision p = parse_precision(luaL_checkstring(L, 1));
   luaL_checktype(L, 2, LUA_TFUNCTION);

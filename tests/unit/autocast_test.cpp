@@ -44,15 +44,6 @@ float reference_bf16(float x) {
   return (lo_bits >> 16) & 1u ? hi : lo;
 }
 
-class PrecisionScope {
- public:
-  explicit PrecisionScope(Precision p) : previous_(autocast_precision()) { set_autocast_precision(p); }
-  ~PrecisionScope() { set_autocast_precision(previous_); }
-
- private:
-  Precision previous_;
-};
-
 TEST(Autocast, RoundBf16MatchesTheNearestBf16) {
   std::vector<double> values{0.0, -0.0, 1.0, 1.00390625, 1.005859375, 1.01171875, -3.14159265, 1e-40, -2.5e-39,
                              3.3961e38, 3.4e38, -3.4e38, 65504.0, 1e-7};
@@ -99,7 +90,7 @@ template <typename Op> void expect_autocast(Op op, const Shape& xs, const Shape&
   Tensor x = leaf(x0), w = leaf(w0), b = leaf(b0);
   Tensor y;
   {
-    PrecisionScope bf16(Precision::BFloat16);
+    PrecisionGuard bf16(Precision::BFloat16);
     y = op(x, w, b);
   }
   Tensor xr = leaf(x0), wr = leaf(w0), br = leaf(b0);
@@ -113,7 +104,9 @@ template <typename Op> void expect_autocast(Op op, const Shape& xs, const Shape&
   EXPECT_EQ(x.grad().to_vector(), xr.grad().to_vector());
   EXPECT_EQ(w.grad().to_vector(), wr.grad().to_vector());
   expect_bf16_exact(w.grad(), "the weight gradient");
-  if (b.defined()) EXPECT_EQ(b.grad().to_vector(), br.grad().to_vector());
+  if (b.defined()) {
+    EXPECT_EQ(b.grad().to_vector(), br.grad().to_vector());
+  }
   // fp32 precision: the plain op, whose result is not bf16 in general
   Tensor plain = op(x0, w0, b0);
   EXPECT_NE(plain.to_vector(), ops::round_bf16(plain).to_vector());
@@ -131,10 +124,10 @@ TEST(Autocast, Conv2dLinearAndMatmulUnderBf16RoundOperandsResultAndGradients) {
 }
 
 TEST(Autocast, Float64AndTheInferenceBlock) {
-  PrecisionScope bf16(Precision::BFloat16);
+  PrecisionGuard bf16(Precision::BFloat16);
   Tensor x = test::random_tensor({3, 4}), w = test::random_tensor({4, 2});
   EXPECT_EQ(ops::matmul(x, w).to_vector(), [&] {
-    PrecisionScope fp32(Precision::Float32);
+    PrecisionGuard fp32(Precision::Float32);
     return ops::matmul(x, w).to_vector();
   }());
   // conv -> relu -> max-pool for inference rounds like the composition of the autocast ops.

@@ -26,6 +26,18 @@ void set_autocast_precision(Precision precision);
 Precision parse_precision(const std::string& name);
 const char* precision_name(Precision precision);  // "fp32", "bf16"
 
+// Sets the precision for a scope and restores the previous one however it ends.
+class PrecisionGuard {
+ public:
+  explicit PrecisionGuard(Precision p) : previous_(autocast_precision()) { set_autocast_precision(p); }
+  ~PrecisionGuard() { set_autocast_precision(previous_); }
+  PrecisionGuard(const PrecisionGuard&) = delete;
+  PrecisionGuard& operator=(const PrecisionGuard&) = delete;
+
+ private:
+  Precision previous_;
+};
+
 namespace autocast {
 // True when an op given float32 operands a and b should autocast them now: the
 // precision is bfloat16 and this thread is not already inside an autocast op.
