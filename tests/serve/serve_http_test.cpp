@@ -33,13 +33,17 @@ return { input_shape = { 4 }, build = function() return nn.Sequential{ nn.Linear
 
 // Busy for 0.4 s in every forward, so that requests pile up behind one and
 // one can be in flight when SIGTERM comes. Names in its file: inner.weight/bias.
+// A forward takes 0.4 s, and longer while the file "closed_gate" exists next
+// to the model (at most 30 s): the test holds a request in the model until
+// the others have arrived, however loaded the machine is.
 const char* kSlowModel = R"lua(
 local nn = require "trainrt.nn"
+local gate = debug.getinfo(1, "S").source:match("^@(.*/)") .. "closed_gate"
 local Slow = nn.Module:extend("Slow")
 function Slow:__init() self.inner = nn.Linear(4, 3) end
 function Slow:forward(x)
   local t = trainrt.clock()
-  while trainrt.clock() - t < 0.4 do end
+  while trainrt.clock() - t < 0.4 or (io.open(gate) and trainrt.clock() - t < 30) do end
   return self.inner(x)
 end
 return { input_shape = { 4 }, build = function() return Slow() end }
@@ -223,7 +227,9 @@ TEST(ServeSlow, ConcurrentRequestsAreBatchedAndSigtermAnswersTheOneInFlight) {
     return false;
   };
 
-  // One request occupies the model; eight more queue behind it and go as one batch.
+  // One request occupies the model (held there by the gate file); eight more
+  // queue behind it and go as one batch.
+  std::ofstream(dir / "closed_gate") << "";
   std::vector<std::thread> clients;
   std::vector<int> statuses(9, 0);
   std::vector<json> answers(9);
@@ -237,6 +243,8 @@ TEST(ServeSlow, ConcurrentRequestsAreBatchedAndSigtermAnswersTheOneInFlight) {
   clients.emplace_back(post, 0);
   ASSERT_TRUE(in_flight(1));
   for (int i = 1; i < 9; ++i) clients.emplace_back(post, i);
+  EXPECT_TRUE(in_flight(9));
+  fs::remove(dir / "closed_gate");
   for (std::thread& t : clients) t.join();
   for (int i = 0; i < 9; ++i) {
     ASSERT_EQ(statuses[static_cast<size_t>(i)], 200) << i;
