@@ -51,6 +51,7 @@ Plan::Plan(capture::Recording&& recording, const std::vector<StoragePtr>& keep_a
   segment_nodes_.resize(recording.host_node_after.size() + 1);
 
   fuse(*this, stats_.fusions);
+  choose_channel_blocked_layout(*this, stats_.fusions);
   finish_layout();
   for (size_t b = 0; b < buffers_.size(); ++b) {
     const StoragePtr& storage = buffers_[b].storage;

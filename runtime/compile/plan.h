@@ -79,6 +79,10 @@ class Plan {
 void fuse(Plan& plan, std::vector<std::string>& applied);
 // Runs of element-wise kernels as one elementwise_chain node (elementwise_chains.cpp); fuse() calls it last.
 void fuse_elementwise_chains(Plan& plan, std::vector<std::string>& applied);
+// Layout pass (channel_blocked.cpp): activations between oneDNN convolutions
+// and max-poolings as (N, C/8, H, W, 8) views; one "channel_blocked_layout" in
+// `applied` per buffer. Runs after fuse().
+void choose_channel_blocked_layout(Plan& plan, std::vector<std::string>& applied);
 // Memory plan (memory_plan.cpp): arena offsets for internal buffers that do
 // not live at the same time; returns the arena size in bytes.
 size_t plan_memory(const std::vector<Node>& nodes, std::vector<Buffer>& buffers);

@@ -8,6 +8,9 @@
 // elementwise_chain kernels, bit for bit the eager results.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+
 #include "lua_script_runner.h"
 
 namespace trainrt::test {
@@ -68,12 +71,60 @@ local fused = table.concat(p.fusions, ",")
 check(fused:find("conv2d+relu", 1, true) ~= nil, "conv2d and relu fused: " .. fused)
 check(fused:find("max_pool2d_backward+relu_backward", 1, true) ~= nil, "pool backward folds relu backward")
 check(fused:find("conv2d_backward_weight+bias", 1, true) ~= nil, "conv bias gradient from the weight pass")
+check(fused:find("channel_blocked_layout", 1, true) ~= nil, "activations around the 8-channel conv kept channel-blocked")
 check(p.kernels < p.kernels_recorded, "fusion removed kernels")
 check(p.arena_bytes > 0 and p.arena_bytes < p.intermediate_bytes, "intermediates share an arena smaller than their sum")
 )lua",
                        {"cnn loss 1", "cnn loss 6", "cnn parameter 8", "two signatures captured, four replays",
                         "pool backward folds relu backward", "conv bias gradient from the weight pass",
-                        "fusion removed kernels", "intermediates share an arena smaller than their sum"});
+                        "activations around the 8-channel conv kept channel-blocked", "fusion removed kernels", "intermediates share an arena smaller than their sum"});
+}
+
+TEST(Compile, ChannelBlockedLayoutChangesNoBitOfTheTraining) {
+  // The layout pass (runtime/compile/channel_blocked.cpp) moves values, never
+  // changes a sum: a run with it and one without (TRAINRT_COMPILE_LAYOUT=nchw)
+  // print the same losses and parameters to the last bit (%a). The model: two
+  // convolutions with 8+ input channels (oneDNN's) between poolings.
+  const char* script = R"lua(
+local nn = require "trainrt.nn"
+local optim = require "trainrt.optim"
+trainrt.manual_seed(1)
+local model = nn.Sequential{
+  nn.Conv2d(1, 8, 3, { padding = 1 }), nn.ReLU(), nn.MaxPool2d(2),
+  nn.Conv2d(8, 16, 3, { padding = 1 }), nn.ReLU(), nn.MaxPool2d(2),
+  nn.Conv2d(16, 16, 3, { padding = 1 }), nn.ReLU(),
+  nn.Flatten(), nn.Linear(16 * 7 * 7, 10) }
+local opt = optim.Adam{ model:parameters(), lr = 1e-2 }
+local criterion = nn.CrossEntropyLoss()
+local step = trainrt.compile(function(x, y)
+  opt:zero_grad()
+  local loss = criterion(model(x), y)
+  loss:backward()
+  opt:step()
+  return loss
+end)
+trainrt.manual_seed(7)
+for i = 1, 4 do
+  local x, y = trainrt.randn({ 16, 1, 28, 28 }), (trainrt.rand({ 16 }) * 10):long()
+  print(string.format("loss %d %a", i, step(x, y):item()))
+end
+for i, p in ipairs(model:parameters()) do
+  local v = p:detach():reshape({ -1 }):tolist()
+  print(string.format("param %d %a %a %a", i, v[1], v[#v // 2], v[#v]))
+end
+print("fusions " .. table.concat(step:info().plans[1].fusions, ","))
+)lua";
+  std::filesystem::path dir = test::make_temp_dir();
+  std::ofstream(dir / "layout.lua") << script;
+  ScriptResult blocked = run_trainrt("train layout.lua", dir);
+  ScriptResult nchw = run_trainrt("train layout.lua", dir, "TRAINRT_COMPILE_LAYOUT=nchw");
+  ASSERT_EQ(blocked.exit_code, 0) << blocked.output;
+  ASSERT_EQ(nchw.exit_code, 0) << nchw.output;
+  auto results = [](const std::string& out) { return out.substr(0, out.find("fusions ")); };
+  EXPECT_NE(blocked.output.find("channel_blocked_layout"), std::string::npos) << blocked.output;
+  EXPECT_EQ(nchw.output.find("channel_blocked_layout"), std::string::npos) << nchw.output;
+  EXPECT_NE(blocked.output.find("param 8 "), std::string::npos) << blocked.output;
+  EXPECT_EQ(results(blocked.output), results(nchw.output));
 }
 
 TEST(Compile, NoGradEvaluationMatchesEagerAndFusesTheInPlaceRelu) {

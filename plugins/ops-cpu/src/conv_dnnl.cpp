@@ -1,7 +1,8 @@
 // oneDNN 2.6 (v2 API) float32 convolution: forward, backward-data and
 // backward-weights primitives chosen with format "any" so oneDNN picks its
 // blocked layouts and direct AVX2/AVX-512 JIT kernels; user NCHW/OIHW buffers
-// are reordered in and out through buffers taken from the host's allocator for
+// (or channel-blocked nChw8c activations, channel_blocked.h, which need no
+// reorder where oneDNN picked that layout) are reordered in and out through buffers taken from the host's allocator for
 // the call (counted by trainrt.memory(), reused by its cache, never kept per
 // shape). A forward over more than kForwardChunk samples runs chunk by chunk,
 // so its reorder buffers stay small: an evaluation batch of 1000 needed a
@@ -193,6 +194,14 @@ void ensure_bwwb(Prims& p) {
   p.have_bwwb = true;
 }
 
+// The layouts of the caller's activations (DnnlConvShape::x_blocked, y_blocked).
+memory::desc user_x(const Prims& p, const DnnlConvShape& s) {
+  return s.x_blocked ? memory::desc(p.x_dims, dt::f32, tag::nChw8c) : p.x_md;
+}
+memory::desc user_y(const Prims& p, const DnnlConvShape& s) {
+  return s.y_blocked ? memory::desc(p.y_dims, dt::f32, tag::nChw8c) : p.y_md;
+}
+
 // The user's buffer when oneDNN wants its layout, else a call buffer in `want`'s layout filled by a reorder.
 memory input(Prims& p, stream& st, const memory::desc& want, const memory::desc& user_md, const float* data) {
   memory user(user_md, p.eng, const_cast<float*>(data));
@@ -259,12 +268,12 @@ bool conv_forward(const DnnlConvShape& shape, const float* x, const float* w, co
       if (relu) ensure_fwd_relu(p);
       const convolution_forward::primitive_desc& pd = relu ? p.fwd_relu_pd : p.fwd_pd;
       const convolution_forward& prim = relu ? p.fwd_relu : p.fwd;
-      memory xm = input(p, st, pd.src_desc(), p.x_md, xs);
+      memory xm = input(p, st, pd.src_desc(), user_x(p, s), xs);
       memory wm = input(p, st, pd.weights_desc(), p.w_md, w);
       std::vector<float> zeros;
       if (!b) zeros.assign(static_cast<size_t>(s.O), 0.f);
       memory bm(p.b_md, p.eng, const_cast<float*>(b ? b : zeros.data()));
-      output(p, st, pd.dst_desc(), p.y_md, ys, [&](memory& ym) {
+      output(p, st, pd.dst_desc(), user_y(p, s), ys, [&](memory& ym) {
         prim.execute(st, with_scratchpad(pd, p.eng, {{DNNL_ARG_SRC, xm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_BIAS, bm}, {DNNL_ARG_DST, ym}}));
       });
     });
@@ -284,9 +293,9 @@ bool dnnl_conv_forward_relu(const DnnlConvShape& s, const float* x, const float*
 
 bool dnnl_conv_backward_data(const DnnlConvShape& s, const float* dy, const float* w, float* dx, int threads) {
   return guarded(s, threads, [&](Prims& p, stream& st) {
-    memory dym = input(p, st, p.bwd_pd.diff_dst_desc(), p.y_md, dy);
+    memory dym = input(p, st, p.bwd_pd.diff_dst_desc(), user_y(p, s), dy);
     memory wm = input(p, st, p.bwd_pd.weights_desc(), p.w_md, w);
-    output(p, st, p.bwd_pd.diff_src_desc(), p.x_md, dx, [&](memory& dxm) {
+    output(p, st, p.bwd_pd.diff_src_desc(), user_x(p, s), dx, [&](memory& dxm) {
       p.bwd.execute(st, with_scratchpad(p.bwd_pd, p.eng, {{DNNL_ARG_DIFF_DST, dym}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DIFF_SRC, dxm}}));
     });
   });
@@ -294,8 +303,8 @@ bool dnnl_conv_backward_data(const DnnlConvShape& s, const float* dy, const floa
 
 bool dnnl_conv_backward_weights(const DnnlConvShape& s, const float* dy, const float* x, float* dw, int threads) {
   return guarded(s, threads, [&](Prims& p, stream& st) {
-    memory dym = input(p, st, p.bww_pd.diff_dst_desc(), p.y_md, dy);
-    memory xm = input(p, st, p.bww_pd.src_desc(), p.x_md, x);
+    memory dym = input(p, st, p.bww_pd.diff_dst_desc(), user_y(p, s), dy);
+    memory xm = input(p, st, p.bww_pd.src_desc(), user_x(p, s), x);
     output(p, st, p.bww_pd.diff_weights_desc(), p.w_md, dw, [&](memory& dwm) {
       p.bww.execute(st, with_scratchpad(p.bww_pd, p.eng, {{DNNL_ARG_DIFF_DST, dym}, {DNNL_ARG_SRC, xm}, {DNNL_ARG_DIFF_WEIGHTS, dwm}}));
     });
@@ -306,8 +315,8 @@ bool dnnl_conv_backward_weights_bias(const DnnlConvShape& s, const float* dy, co
                                      int threads) {
   return guarded(s, threads, [&](Prims& p, stream& st) {
     ensure_bwwb(p);
-    memory dym = input(p, st, p.bwwb_pd.diff_dst_desc(), p.y_md, dy);
-    memory xm = input(p, st, p.bwwb_pd.src_desc(), p.x_md, x);
+    memory dym = input(p, st, p.bwwb_pd.diff_dst_desc(), user_y(p, s), dy);
+    memory xm = input(p, st, p.bwwb_pd.src_desc(), user_x(p, s), x);
     memory dbm(p.b_md, p.eng, db);  // a 1-D bias is plain in every layout oneDNN picks
     if (p.bwwb_pd.diff_bias_desc() != p.b_md) throw dnnl::error(dnnl_unimplemented, "diff_bias layout");
     output(p, st, p.bwwb_pd.diff_weights_desc(), p.w_md, dw, [&](memory& dwm) {

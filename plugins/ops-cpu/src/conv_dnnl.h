@@ -11,9 +11,13 @@ namespace trt_cpu {
 
 struct DnnlConvShape {
   int64_t N, C, H, W, O, kh, kw, OH, OW, sh, sw, ph, pw, dh, dw, G;
+  // The activations' layout: x (or dx) and y (or dy) NCHW, or channel-blocked
+  // (N, C/8, H, W, 8) = oneDNN's nChw8c (channel_blocked.h), which its AVX2
+  // kernels read and write without a reorder.
+  bool x_blocked = false, y_blocked = false;
 };
 
-// y = conv(x, w) + b (b may be null); all NCHW / OIHW contiguous float32.
+// y = conv(x, w) + b (b may be null); contiguous float32, x and y as the shape says, w OIHW.
 bool dnnl_conv_forward(const DnnlConvShape& s, const float* x, const float* w, const float* b, float* y, int threads);
 // y = relu(conv(x, w) + b): the same primitive with an eltwise_relu post-op on the accumulator.
 bool dnnl_conv_forward_relu(const DnnlConvShape& s, const float* x, const float* w, const float* b, float* y,

@@ -9,6 +9,8 @@
 // one OpenBLAS GEMM per group over the whole minibatch (columns are
 // (C*kH*kW, N*OH*OW), so the GEMMs are large), backward as GEMMs against the
 // same column layout + col2im. TRAINRT_CPU_CONV=im2col forces this path.
+// Activations may come channel-blocked (channel_blocked.h) from a compiled
+// plan: oneDNN takes them as they are, the other paths an NCHW copy.
 // Pooling kernels live in pool2d.cpp.
 // Deliberately not here: shape checks (runtime/ops/conv_pool.cpp), naive loops.
 #include <algorithm>
@@ -16,6 +18,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "channel_blocked.h"
 #include "conv_direct.h"
 #include "conv_dnnl.h"
 #include "conv_geom.h"
@@ -31,11 +34,22 @@ namespace {
 
 enum Slot { kCols = 2, kRows = 3 };  // scratch slots (0, 1: matmul packing)
 
+// x and y may be channel-blocked (channel_blocked.h): the geometry is of the tensors they hold.
 ConvGeom geom(const trt_kernel_args* a, const trt_tensor_view& x, const trt_tensor_view& w, const trt_tensor_view& y) {
   const int64_t* at = a->int_attrs;
-  return ConvGeom{x.sizes[0], x.sizes[1], x.sizes[2], x.sizes[3], w.sizes[0], w.sizes[2], w.sizes[3], y.sizes[2],
-                  y.sizes[3], at[0], at[1], at[2], at[3], at[4], at[5], at[6]};
+  int64_t xs[4], ys[4];
+  logical_nchw(x, xs);
+  logical_nchw(y, ys);
+  return ConvGeom{xs[0], xs[1], xs[2], xs[3], w.sizes[0], w.sizes[2], w.sizes[3], ys[2],
+                  ys[3], at[0], at[1], at[2], at[3], at[4], at[5], at[6]};
 }
+
+// The kernels themselves, for run_with_plain_layout.
+trt_status conv2d_kernel(const trt_kernel_args* a);
+trt_status conv2d_relu_kernel(const trt_kernel_args* a);
+trt_status conv2d_backward_input_kernel(const trt_kernel_args* a);
+trt_status conv2d_backward_weight_kernel(const trt_kernel_args* a);
+trt_status conv2d_backward_weight_bias_kernel(const trt_kernel_args* a);
 
 // cols[(c, i, j), (n, oh, ow)] = x[n, c, oh*sh - ph + i*dh, ow*sw - pw + j*dw] (0 outside).
 template <typename T> void im2col(const ConvGeom& g, const T* x, T* cols, int threads) {
@@ -145,8 +159,12 @@ template <typename T> bool use_dnnl() { return std::is_same_v<T, float> && !forc
 // CNN's first layer (1 -> 32, 28x28, batch 64, 1 thread) 3.0 ms against 6.0 ms.
 bool dnnl_suits_backward_weights(const ConvGeom& g) { return g.C / g.G >= 8; }
 
-DnnlConvShape dnnl_shape(const ConvGeom& g) {
-  return {g.N, g.C, g.H, g.W, g.O, g.kh, g.kw, g.OH, g.OW, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.G};
+// x and y: the call's activation operands (x or dx, y or dy), NCHW or channel-blocked.
+DnnlConvShape dnnl_shape(const ConvGeom& g, const trt_tensor_view& x, const trt_tensor_view& y) {
+  DnnlConvShape s{g.N, g.C, g.H, g.W, g.O, g.kh, g.kw, g.OH, g.OW, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.G};
+  s.x_blocked = is_channel_blocked(x);
+  s.y_blocked = is_channel_blocked(y);
+  return s;
 }
 
 bool contiguous_args(const trt_kernel_args* a) {
@@ -171,14 +189,18 @@ template <typename T> trt_status conv2d_typed(const trt_kernel_args* a, bool rel
   ConvGeom g = geom(a, x, w, y);
   const T* bias = a->n_inputs > 2 ? data<T>(a->inputs[2]) : nullptr;
   int threads = a->num_threads;
+  auto plain = [&] { return run_with_plain_layout(a, relu ? conv2d_relu_kernel : conv2d_kernel); };
   if (use_direct(g)) {
+    if (any_channel_blocked(a)) return plain();
     direct_conv_forward(g, data<T>(x), data<T>(w), bias, data<T>(y), relu, threads);
     return TRT_OK;
   }
   if constexpr (std::is_same_v<T, float>)
-    if (use_dnnl<T>() && (relu ? dnnl_conv_forward_relu(dnnl_shape(g), data<T>(x), data<T>(w), bias, data<T>(y), threads)
-                               : dnnl_conv_forward(dnnl_shape(g), data<T>(x), data<T>(w), bias, data<T>(y), threads)))
+    if (use_dnnl<T>() &&
+        (relu ? dnnl_conv_forward_relu(dnnl_shape(g, x, y), data<T>(x), data<T>(w), bias, data<T>(y), threads)
+              : dnnl_conv_forward(dnnl_shape(g, x, y), data<T>(x), data<T>(w), bias, data<T>(y), threads)))
       return TRT_OK;
+  if (any_channel_blocked(a)) return plain();
   set_blas_threads(threads);
   int64_t og = g.O / g.G, ckk_g = g.ckk() / g.G, ncols = g.cols();
   T* cols = scratch<T>(kCols, static_cast<size_t>(g.ckk() * ncols));  // (C*kH*kW, N*OH*OW)
@@ -197,8 +219,9 @@ template <typename T> trt_status conv2d_backward_input_typed(const trt_kernel_ar
   ConvGeom g = geom(a, dx, w, dy);
   int threads = a->num_threads;
   if constexpr (std::is_same_v<T, float>)
-    if (use_dnnl<T>() && dnnl_conv_backward_data(dnnl_shape(g), data<T>(dy), data<T>(w), data<T>(dx), threads))
+    if (use_dnnl<T>() && dnnl_conv_backward_data(dnnl_shape(g, dx, dy), data<T>(dy), data<T>(w), data<T>(dx), threads))
       return TRT_OK;
+  if (any_channel_blocked(a)) return run_with_plain_layout(a, conv2d_backward_input_kernel);
   set_blas_threads(threads);
   int64_t og = g.O / g.G, ckk_g = g.ckk() / g.G, ncols = g.cols();
   T* rows = scratch<T>(kRows, static_cast<size_t>(g.O * ncols));      // dy as (O, N*OH*OW)
@@ -217,12 +240,15 @@ template <typename T> trt_status conv2d_backward_weight_typed(const trt_kernel_a
   ConvGeom g = geom(a, x, dw, dy);
   int threads = a->num_threads;
   if (use_direct(g)) {
+    if (any_channel_blocked(a)) return run_with_plain_layout(a, conv2d_backward_weight_kernel);
     direct_conv_backward_weights<T>(g, data<T>(dy), data<T>(x), data<T>(dw), nullptr, threads);
     return TRT_OK;
   }
   if constexpr (std::is_same_v<T, float>)
-    if (use_dnnl<T>() && dnnl_suits_backward_weights(g) && dnnl_conv_backward_weights(dnnl_shape(g), data<T>(dy), data<T>(x), data<T>(dw), threads))
+    if (use_dnnl<T>() && dnnl_suits_backward_weights(g) &&
+        dnnl_conv_backward_weights(dnnl_shape(g, x, dy), data<T>(dy), data<T>(x), data<T>(dw), threads))
       return TRT_OK;
+  if (any_channel_blocked(a)) return run_with_plain_layout(a, conv2d_backward_weight_kernel);
   set_blas_threads(threads);
   int64_t og = g.O / g.G, ckk_g = g.ckk() / g.G, ncols = g.cols();
   T* rows = scratch<T>(kRows, static_cast<size_t>(g.O * ncols));
@@ -247,13 +273,16 @@ template <typename T> trt_status conv2d_backward_weight_bias_typed(const trt_ker
     return TRT_OK;
   }
   if (use_direct(g)) {
+    if (any_channel_blocked(a)) return run_with_plain_layout(a, conv2d_backward_weight_bias_kernel);
     direct_conv_backward_weights<T>(g, data<T>(dy), data<T>(x), data<T>(dw), data<T>(db), a->num_threads);
     return TRT_OK;
   }
   if constexpr (std::is_same_v<T, float>)
-    if (use_dnnl<T>() && dnnl_suits_backward_weights(g) && dnnl_conv_backward_weights_bias(dnnl_shape(g), data<T>(dy), data<T>(x), data<T>(dw),
-                                                         data<T>(db), a->num_threads))
+    if (use_dnnl<T>() && dnnl_suits_backward_weights(g) &&
+        dnnl_conv_backward_weights_bias(dnnl_shape(g, x, dy), data<T>(dy), data<T>(x), data<T>(dw), data<T>(db),
+                                        a->num_threads))
       return TRT_OK;
+  if (any_channel_blocked(a)) return run_with_plain_layout(a, conv2d_backward_weight_bias_kernel);
   if (trt_status s = conv2d_backward_weight_typed<T>(a); s != TRT_OK) return s;
   const T* gy = data<T>(dy);
   T* out = data<T>(db);

@@ -3,6 +3,7 @@
 // trainrt/kernel_math.h so the CUDA plugin computes the same formulas.
 #include <cblas.h>
 
+#include "channel_blocked.h"
 #include "host_memory.h"
 #include "kernels.h"
 
@@ -29,7 +30,8 @@ trt_status init(const trt_host_api* host, trt_plugin_info* info, char*, size_t) 
   using namespace trt_cpu;
   set_host_memory(host);  // scratchpads and temporary buffers from trainrt's allocator
   bool ok = register_elementwise(host) && register_random(host) && register_reduce(host) && register_linalg(host) &&
-            register_conv_pool(host) && register_loss(host) && register_optim(host);
+            register_conv_pool(host) && register_loss(host) && register_optim(host) &&
+            register_channel_blocked(host);
   return ok ? TRT_OK : TRT_ERR_INTERNAL;
 }
 

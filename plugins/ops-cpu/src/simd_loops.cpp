@@ -4,6 +4,9 @@
 // not a libm call that may set errno) and -ffp-contract=off (CMakeLists.txt).
 #include "simd_loops.h"
 
+#include <cstring>
+#include <type_traits>
+
 #include "trainrt/kernel_math.h"
 
 #if defined(__x86_64__) && defined(__ELF__) && (defined(__clang__) ? __clang_major__ >= 14 : defined(__GNUC__))
@@ -13,6 +16,15 @@
 #endif
 
 namespace trt_cpu::simd {
+
+// Eight floats, for the loops written with explicit vectors.
+typedef float v8f __attribute__((vector_size(32)));
+#ifdef __clang__
+#define TRT_SHUFFLE8(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#else
+typedef int v8i __attribute__((vector_size(32)));
+#define TRT_SHUFFLE8(a, b, ...) __builtin_shuffle(a, b, v8i{__VA_ARGS__})
+#endif
 namespace {
 
 template <typename T> inline void relu_t(T* __restrict__ y, const T* __restrict__ x, int64_t n) {
@@ -64,6 +76,105 @@ inline void max_pool_2x2_backward_row_t(T* __restrict__ d0, T* __restrict__ d1, 
     d1[2 * ow] = wc ? g_ : T(0);
     d1[2 * ow + 1] = we ? g_ : T(0);
   }
+}
+
+// MaxPool2d(2) on one channel block's tile (H, W, 8), exactly tiled (H = 2 OH,
+// W = 2 OW): each lane is a channel, so the loops run across channels. The
+// same winners as the plane functions above: the sequential first-greater (or
+// first NaN) rule of the window's elements in row order.
+template <typename T> inline bool replaces_t(T candidate, T best) {
+  return (candidate > best) | ((candidate != candidate) & (best == best));
+}
+// Pairwise maxima (as max_pool_2x2_row_t), eight lanes at a time; a tile
+// holding a NaN is done again with the sequential rule.
+template <typename T> inline bool max_pool_2x2_tile_fast(T* __restrict__ y, const T* __restrict__ x, int64_t OH,
+                                                         int64_t OW) {
+  const int64_t row = 2 * OW * 8;
+  int nan_seen = 0;
+  for (int64_t oh = 0; oh < OH; ++oh)
+    for (int64_t ow = 0; ow < OW; ++ow) {
+      const T* a = x + 2 * oh * row + 2 * ow * 8;
+      const T *b = a + 8, *c = a + row, *e = c + 8;
+      T* out = y + (oh * OW + ow) * 8;
+      for (int l = 0; l < 8; ++l) {
+        nan_seen |= (a[l] != a[l]) | (b[l] != b[l]) | (c[l] != c[l]) | (e[l] != e[l]);
+        T m0 = b[l] > a[l] ? b[l] : a[l], m1 = e[l] > c[l] ? e[l] : c[l];
+        out[l] = m1 > m0 ? m1 : m0;
+      }
+    }
+  return nan_seen != 0;
+}
+// float: the same with explicit 8-float vectors (GCC left the generic loop half scalar).
+template <> __attribute__((always_inline)) inline bool max_pool_2x2_tile_fast(float* __restrict__ y,
+                                                                               const float* __restrict__ x,
+                                                                               int64_t OH, int64_t OW) {
+  typedef int v8m __attribute__((vector_size(32)));
+  const int64_t row = 2 * OW * 8;
+  v8m nan_seen{};
+  for (int64_t oh = 0; oh < OH; ++oh)
+    for (int64_t ow = 0; ow < OW; ++ow) {
+      const float* a = x + 2 * oh * row + 2 * ow * 8;
+      v8f va, vb, vc, ve;
+      std::memcpy(&va, a, sizeof va);
+      std::memcpy(&vb, a + 8, sizeof vb);
+      std::memcpy(&vc, a + row, sizeof vc);
+      std::memcpy(&ve, a + row + 8, sizeof ve);
+      nan_seen |= (va != va) | (vb != vb) | (vc != vc) | (ve != ve);
+      v8f m0 = vb > va ? vb : va, m1 = ve > vc ? ve : vc;
+      v8f m = m1 > m0 ? m1 : m0;
+      std::memcpy(y + (oh * OW + ow) * 8, &m, sizeof m);
+    }
+  int any = 0;
+  for (int l = 0; l < 8; ++l) any |= nan_seen[l];
+  return any != 0;
+}
+template <typename T>
+inline void max_pool_2x2_tile_t(T* __restrict__ y, const T* __restrict__ x, int64_t OH, int64_t OW) {
+  if (!max_pool_2x2_tile_fast(y, x, OH, OW)) return;
+  const int64_t row = 2 * OW * 8;
+  for (int64_t oh = 0; oh < OH; ++oh)
+    for (int64_t ow = 0; ow < OW; ++ow) {
+      const T* a = x + 2 * oh * row + 2 * ow * 8;
+      const T *b = a + 8, *c = a + row, *e = c + 8;
+      T* out = y + (oh * OW + ow) * 8;
+      for (int l = 0; l < 8; ++l) {
+        T m = a[l];
+        if (replaces_t(b[l], m)) m = b[l];
+        if (replaces_t(c[l], m)) m = c[l];
+        if (replaces_t(e[l], m)) m = e[l];
+        out[l] = m;
+      }
+    }
+}
+template <typename T, bool relu_mask>
+inline void max_pool_2x2_backward_tile_t(T* __restrict__ dx, const T* __restrict__ x, const T* __restrict__ y,
+                                         const T* __restrict__ dy, int64_t OH, int64_t OW) {
+  const int64_t row = 2 * OW * 8;
+  for (int64_t oh = 0; oh < OH; ++oh)
+    for (int64_t ow = 0; ow < OW; ++ow) {
+      const int64_t at = 2 * oh * row + 2 * ow * 8;
+      const T *a = x + at, *b = a + 8, *c = a + row, *e = c + 8;
+      T *da = dx + at, *db = da + 8, *dc = da + row, *de = dc + 8;
+      const T *yv = y + (oh * OW + ow) * 8, *gv = dy + (oh * OW + ow) * 8;
+      for (int l = 0; l < 8; ++l) {
+        T y_ = yv[l], g_ = gv[l];
+        bool y_nan = y_ != y_;
+        bool wa = (a[l] == y_) | ((a[l] != a[l]) & y_nan);
+        bool wb = (!wa) & ((b[l] == y_) | ((b[l] != b[l]) & y_nan));
+        bool wc = (!(wa | wb)) & ((c[l] == y_) | ((c[l] != c[l]) & y_nan));
+        bool we = !(wa | wb | wc);
+        if (relu_mask) {
+          wa &= a[l] > T(0);
+          wb &= b[l] > T(0);
+          wc &= c[l] > T(0);
+          we &= e[l] > T(0);
+        }
+        da[l] = wa ? g_ : T(0);
+        db[l] = wb ? g_ : T(0);
+        dc[l] = wc ? g_ : T(0);
+        de[l] = we ? g_ : T(0);
+      }
+    }
 }
 
 template <typename T> inline void axpy_t(T* __restrict__ y, const T* __restrict__ x, T a, int64_t n) {
@@ -120,6 +231,82 @@ TRT_SIMD_CLONES void add(float* y, const float* a, const float* b, int64_t n) { 
 TRT_SIMD_CLONES void add(double* y, const double* a, const double* b, int64_t n) { add_t(y, a, b, n); }
 TRT_SIMD_CLONES void mul(float* y, const float* a, const float* b, int64_t n) { mul_t(y, a, b, n); }
 TRT_SIMD_CLONES void mul(double* y, const double* a, const double* b, int64_t n) { mul_t(y, a, b, n); }
+// The tile <-> planes reorders as 8x8 transposes of float vectors (GCC vector
+// extensions: three rounds of two-vector shuffles), the rows left over when
+// hw % 8 != 0 and float64 element by element.
+
+// out[c][k] = in[k][c] for the 8x8 block whose rows start at in + k * in_stride.
+// Named values rather than arrays, so that all of it stays in registers.
+__attribute__((always_inline)) inline void transpose8x8(const float* in, int64_t in_stride, float* out,
+                                                         int64_t out_stride) {
+  v8f r0, r1, r2, r3, r4, r5, r6, r7;
+  std::memcpy(&r0, in, sizeof(v8f));
+  std::memcpy(&r1, in + in_stride, sizeof(v8f));
+  std::memcpy(&r2, in + 2 * in_stride, sizeof(v8f));
+  std::memcpy(&r3, in + 3 * in_stride, sizeof(v8f));
+  std::memcpy(&r4, in + 4 * in_stride, sizeof(v8f));
+  std::memcpy(&r5, in + 5 * in_stride, sizeof(v8f));
+  std::memcpy(&r6, in + 6 * in_stride, sizeof(v8f));
+  std::memcpy(&r7, in + 7 * in_stride, sizeof(v8f));
+  // Pairs of rows interleaved, then pairs of pairs: s0 = rows 0-3 of columns 0 and 4, ...
+  v8f t0 = TRT_SHUFFLE8(r0, r1, 0, 8, 1, 9, 4, 12, 5, 13), t1 = TRT_SHUFFLE8(r0, r1, 2, 10, 3, 11, 6, 14, 7, 15);
+  v8f t2 = TRT_SHUFFLE8(r2, r3, 0, 8, 1, 9, 4, 12, 5, 13), t3 = TRT_SHUFFLE8(r2, r3, 2, 10, 3, 11, 6, 14, 7, 15);
+  v8f t4 = TRT_SHUFFLE8(r4, r5, 0, 8, 1, 9, 4, 12, 5, 13), t5 = TRT_SHUFFLE8(r4, r5, 2, 10, 3, 11, 6, 14, 7, 15);
+  v8f t6 = TRT_SHUFFLE8(r6, r7, 0, 8, 1, 9, 4, 12, 5, 13), t7 = TRT_SHUFFLE8(r6, r7, 2, 10, 3, 11, 6, 14, 7, 15);
+  v8f s0 = TRT_SHUFFLE8(t0, t2, 0, 1, 8, 9, 4, 5, 12, 13), s1 = TRT_SHUFFLE8(t0, t2, 2, 3, 10, 11, 6, 7, 14, 15);
+  v8f s2 = TRT_SHUFFLE8(t1, t3, 0, 1, 8, 9, 4, 5, 12, 13), s3 = TRT_SHUFFLE8(t1, t3, 2, 3, 10, 11, 6, 7, 14, 15);
+  v8f s4 = TRT_SHUFFLE8(t4, t6, 0, 1, 8, 9, 4, 5, 12, 13), s5 = TRT_SHUFFLE8(t4, t6, 2, 3, 10, 11, 6, 7, 14, 15);
+  v8f s6 = TRT_SHUFFLE8(t5, t7, 0, 1, 8, 9, 4, 5, 12, 13), s7 = TRT_SHUFFLE8(t5, t7, 2, 3, 10, 11, 6, 7, 14, 15);
+  v8f c0 = TRT_SHUFFLE8(s0, s4, 0, 1, 2, 3, 8, 9, 10, 11), c4 = TRT_SHUFFLE8(s0, s4, 4, 5, 6, 7, 12, 13, 14, 15);
+  v8f c1 = TRT_SHUFFLE8(s1, s5, 0, 1, 2, 3, 8, 9, 10, 11), c5 = TRT_SHUFFLE8(s1, s5, 4, 5, 6, 7, 12, 13, 14, 15);
+  v8f c2 = TRT_SHUFFLE8(s2, s6, 0, 1, 2, 3, 8, 9, 10, 11), c6 = TRT_SHUFFLE8(s2, s6, 4, 5, 6, 7, 12, 13, 14, 15);
+  v8f c3 = TRT_SHUFFLE8(s3, s7, 0, 1, 2, 3, 8, 9, 10, 11), c7 = TRT_SHUFFLE8(s3, s7, 4, 5, 6, 7, 12, 13, 14, 15);
+  std::memcpy(out, &c0, sizeof(v8f));
+  std::memcpy(out + out_stride, &c1, sizeof(v8f));
+  std::memcpy(out + 2 * out_stride, &c2, sizeof(v8f));
+  std::memcpy(out + 3 * out_stride, &c3, sizeof(v8f));
+  std::memcpy(out + 4 * out_stride, &c4, sizeof(v8f));
+  std::memcpy(out + 5 * out_stride, &c5, sizeof(v8f));
+  std::memcpy(out + 6 * out_stride, &c6, sizeof(v8f));
+  std::memcpy(out + 7 * out_stride, &c7, sizeof(v8f));
+}
+
+template <typename T> __attribute__((always_inline)) inline void tile_to_planes_t(const T* tile, T* planes, int64_t hw) {
+  int64_t k = 0;
+  if constexpr (std::is_same_v<T, float>)
+    for (; k + 8 <= hw; k += 8) transpose8x8(tile + 8 * k, 8, planes + k, hw);
+  for (; k < hw; ++k)
+    for (int64_t c = 0; c < 8; ++c) planes[c * hw + k] = tile[8 * k + c];
+}
+template <typename T> __attribute__((always_inline)) inline void planes_to_tile_t(const T* planes, T* tile, int64_t hw) {
+  int64_t k = 0;
+  if constexpr (std::is_same_v<T, float>)
+    for (; k + 8 <= hw; k += 8) transpose8x8(planes + k, hw, tile + 8 * k, 8);
+  for (; k < hw; ++k)
+    for (int64_t c = 0; c < 8; ++c) tile[8 * k + c] = planes[c * hw + k];
+}
+TRT_SIMD_CLONES void tile_to_planes(const float* tile, float* planes, int64_t hw) { tile_to_planes_t(tile, planes, hw); }
+TRT_SIMD_CLONES void tile_to_planes(const double* tile, double* planes, int64_t hw) { tile_to_planes_t(tile, planes, hw); }
+TRT_SIMD_CLONES void planes_to_tile(const float* planes, float* tile, int64_t hw) { planes_to_tile_t(planes, tile, hw); }
+TRT_SIMD_CLONES void planes_to_tile(const double* planes, double* tile, int64_t hw) { planes_to_tile_t(planes, tile, hw); }
+
+TRT_SIMD_CLONES void max_pool_2x2_tile(float* y, const float* x, int64_t OH, int64_t OW) {
+  max_pool_2x2_tile_t(y, x, OH, OW);
+}
+TRT_SIMD_CLONES void max_pool_2x2_tile(double* y, const double* x, int64_t OH, int64_t OW) {
+  max_pool_2x2_tile_t(y, x, OH, OW);
+}
+TRT_SIMD_CLONES void max_pool_2x2_backward_tile(float* dx, const float* x, const float* y, const float* dy, int64_t OH,
+                                                int64_t OW, bool relu_mask) {
+  if (relu_mask) max_pool_2x2_backward_tile_t<float, true>(dx, x, y, dy, OH, OW);
+  else max_pool_2x2_backward_tile_t<float, false>(dx, x, y, dy, OH, OW);
+}
+TRT_SIMD_CLONES void max_pool_2x2_backward_tile(double* dx, const double* x, const double* y, const double* dy,
+                                                int64_t OH, int64_t OW, bool relu_mask) {
+  if (relu_mask) max_pool_2x2_backward_tile_t<double, true>(dx, x, y, dy, OH, OW);
+  else max_pool_2x2_backward_tile_t<double, false>(dx, x, y, dy, OH, OW);
+}
+
 TRT_SIMD_CLONES bool max_pool_2x2_row(float* out, const float* r0, const float* r1, int64_t OW) {
   return max_pool_2x2_row_t(out, r0, r1, OW);
 }

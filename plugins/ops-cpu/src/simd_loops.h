@@ -26,6 +26,23 @@ void add(double* y, const double* a, const double* b, int64_t n);
 void mul(float* y, const float* a, const float* b, int64_t n);
 void mul(double* y, const double* a, const double* b, int64_t n);
 
+// A channel block's tile (hw, 8) <-> its eight planes (8, hw) (channel_blocked.h).
+void tile_to_planes(const float* tile, float* planes, int64_t hw);
+void tile_to_planes(const double* tile, double* planes, int64_t hw);
+void planes_to_tile(const float* planes, float* tile, int64_t hw);
+void planes_to_tile(const double* planes, double* tile, int64_t hw);
+
+// MaxPool2d(2) over one channel block's tile (2 OH, 2 OW, 8) -> (OH, OW, 8),
+// exactly tiled, NaN rules included (the same values as the plane functions).
+void max_pool_2x2_tile(float* y, const float* x, int64_t OH, int64_t OW);
+void max_pool_2x2_tile(double* y, const double* x, int64_t OH, int64_t OW);
+// Its backward: dx (2 OH, 2 OW, 8) from x (2 OH, 2 OW, 8), y and dy (OH, OW, 8),
+// every dx element written, as max_pool_2x2_backward_row.
+void max_pool_2x2_backward_tile(float* dx, const float* x, const float* y, const float* dy, int64_t OH, int64_t OW,
+                                bool relu_mask);
+void max_pool_2x2_backward_tile(double* dx, const double* x, const double* y, const double* dy, int64_t OH,
+                                int64_t OW, bool relu_mask);
+
 // MaxPool2d(2) over one output row: out[ow] = max of r0[2ow..2ow+1], r1[2ow..2ow+1]
 // (no NaN logic); returns true when any of the inputs was NaN.
 bool max_pool_2x2_row(float* out, const float* r0, const float* r1, int64_t OW);
