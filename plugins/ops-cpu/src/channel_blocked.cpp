@@ -69,14 +69,16 @@ trt_status reorder_channel_blocked_kernel(const trt_kernel_args* a) {
   const trt_tensor_view& plain = x_blocked ? y : x;
   if (x_blocked == y_blocked || plain.ndim != 4 || !is_contiguous(plain) || x.dtype != y.dtype ||
       (x.dtype != TRT_FLOAT32 && x.dtype != TRT_FLOAT64))
-    return fail(a, TRT_ERR_INVALID_ARGUMENT,
-                "reorder_channel_blocked: one operand must be a contiguous (N, C, H, W) and the other (N, C/8, H, W, 8), "
-                "both float32 or float64");
+    return fail(
+        a, TRT_ERR_INVALID_ARGUMENT,
+        "reorder_channel_blocked: one operand must be a contiguous (N, C, H, W) and the other (N, C/8, H, W, 8), "
+        "both float32 or float64");
   int64_t want[4], have[4];
   logical_nchw(x, want);
   logical_nchw(y, have);
   for (int d = 0; d < 4; ++d)
-    if (want[d] != have[d]) return fail(a, TRT_ERR_INVALID_ARGUMENT, "reorder_channel_blocked: the operands hold different shapes");
+    if (want[d] != have[d])
+      return fail(a, TRT_ERR_INVALID_ARGUMENT, "reorder_channel_blocked: the operands hold different shapes");
   reorder_any(x, y, a->num_threads);
   return TRT_OK;
 }
@@ -105,11 +107,13 @@ trt_status run_with_plain_layout(const trt_kernel_args* a, trt_status (*kernel)(
     return true;
   };
   for (int i = 0; i < a->n_inputs; ++i) {
-    if (!plain_twin(inputs[i])) return fail(a, TRT_ERR_OUT_OF_MEMORY, "out of memory for a channel-blocked operand's NCHW copy");
+    if (!plain_twin(inputs[i]))
+      return fail(a, TRT_ERR_OUT_OF_MEMORY, "out of memory for a channel-blocked operand's NCHW copy");
     if (inputs[i].data != a->inputs[i].data) reorder_any(a->inputs[i], inputs[i], a->num_threads);
   }
   for (auto& v : outputs)
-    if (!plain_twin(v)) return fail(a, TRT_ERR_OUT_OF_MEMORY, "out of memory for a channel-blocked operand's NCHW copy");
+    if (!plain_twin(v))
+      return fail(a, TRT_ERR_OUT_OF_MEMORY, "out of memory for a channel-blocked operand's NCHW copy");
   trt_kernel_args plain_args = *a;
   plain_args.inputs = inputs.data();
   plain_args.outputs = outputs.data();

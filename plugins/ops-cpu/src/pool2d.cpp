@@ -200,15 +200,19 @@ PoolGeom block_geom(PoolGeom g) {
 bool tiles_suit(const trt_kernel_args* a, const PoolGeom& g) {
   return is_pool2x2(g) && g.H == 2 * g.OH && g.W == 2 * g.OW && mostly_blocked(a);
 }
-template <typename T> void max_pool_blocked(const trt_kernel_args* a, const PoolGeom& g) {
+template <typename T>
+void max_pool_blocked(const trt_kernel_args* a, const PoolGeom& g) {
   if (tiles_suit(a, g)) {
-    over_channel_blocks<T>(a, true, [&](const T* const* in, T* const* out) { simd::max_pool_2x2_tile(out[0], in[0], g.OH, g.OW); });
+    over_channel_blocks<T>(
+        a, true, [&](const T* const* in, T* const* out) { simd::max_pool_2x2_tile(out[0], in[0], g.OH, g.OW); });
     return;
   }
   PoolGeom g8 = block_geom(g);
-  over_channel_blocks<T>(a, false, [&](const T* const* in, T* const* out) { max_pool_planes(g8, in[0], out[0], 0, g8.planes); });
+  over_channel_blocks<T>(a, false,
+                         [&](const T* const* in, T* const* out) { max_pool_planes(g8, in[0], out[0], 0, g8.planes); });
 }
-template <typename T, bool relu_mask> void max_pool_backward_blocked(const trt_kernel_args* a, const PoolGeom& g) {
+template <typename T, bool relu_mask>
+void max_pool_backward_blocked(const trt_kernel_args* a, const PoolGeom& g) {
   if (tiles_suit(a, g)) {
     over_channel_blocks<T>(a, true, [&](const T* const* in, T* const* out) {
       simd::max_pool_2x2_backward_tile(out[0], in[1], in[2], in[0], g.OH, g.OW, relu_mask);

@@ -4,6 +4,7 @@
 // not a libm call that may set errno) and -ffp-contract=off (CMakeLists.txt).
 #include "simd_loops.h"
 
+#include <algorithm>
 #include <cstring>
 #include <type_traits>
 
@@ -177,18 +178,113 @@ inline void max_pool_2x2_backward_tile_t(T* __restrict__ dx, const T* __restrict
     }
 }
 
-template <typename T> inline void axpy_t(T* __restrict__ y, const T* __restrict__ x, T a, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+// Convolution taps over one padded plane (conv_direct.cpp): tap t reads x
+// shifted by off[t]. The forward sums every tap into a register per element,
+// in tap order; the weight gradient's dot products share each load of g.
+template <typename T>
+__attribute__((always_inline)) inline void taps_axpy_scalar(T* __restrict__ out, const T* __restrict__ x, const T* w,
+                                                            const int64_t* off, int taps, T bias, int64_t n) {
+  for (int64_t k = 0; k < n; ++k) {
+    T s = bias;
+    for (int t = 0; t < taps; ++t) s += w[t] * x[k + off[t]];
+    out[k] = s;
+  }
 }
-template <typename T> inline T dot_t(const T* __restrict__ a, const T* __restrict__ b, int64_t n) {
-  T lane[32] = {};  // independent sums: several vector accumulators in flight
-  int64_t i = 0;
-  for (; i + 32 <= n; i += 32)
-    for (int k = 0; k < 32; ++k) lane[k] += a[i + k] * b[i + k];
-  for (int k = 0; i < n; ++i, ++k) lane[k] += a[i] * b[i];
-  for (int width = 16; width >= 1; width /= 2)
-    for (int k = 0; k < width; ++k) lane[k] += lane[k + width];
+template <typename T>
+__attribute__((always_inline)) inline void taps_axpy_t(T* __restrict__ out, const T* __restrict__ x, const T* w,
+                                                       const int64_t* off, int taps, T bias, int64_t n) {
+  taps_axpy_scalar(out, x, w, off, taps, bias, n);
+}
+template <>
+__attribute__((always_inline)) inline void taps_axpy_t(float* __restrict__ out, const float* __restrict__ x,
+                                                       const float* w, const int64_t* off, int taps, float bias,
+                                                       int64_t n) {
+  int64_t k = 0;
+  for (; k + 8 <= n; k += 8) {
+    v8f s = v8f{} + bias;
+    for (int t = 0; t < taps; ++t) {
+      v8f xv;
+      std::memcpy(&xv, x + k + off[t], sizeof xv);
+      s += w[t] * xv;
+    }
+    std::memcpy(out + k, &s, sizeof s);
+  }
+  taps_axpy_scalar(out + k, x + k, w, off, taps, bias, n - k);
+}
+
+// Lane l of a tap's sum takes elements k = l mod 8; the eight lanes are then
+// added pairwise (l + 4, l + 2, l + 1): a fixed order for every clone.
+template <typename T>
+__attribute__((always_inline)) inline T reduce_lanes(T* lane) {
+  for (int width = 4; width >= 1; width /= 2)
+    for (int l = 0; l < width; ++l) lane[l] += lane[l + width];
   return lane[0];
+}
+template <typename T>
+__attribute__((always_inline)) inline void taps_dot_t(const T* __restrict__ g, const T* __restrict__ x,
+                                                      const int64_t* off, int taps, int64_t n, T* sums) {
+  for (int t = 0; t < taps; ++t) {
+    T lane[8] = {};
+    for (int64_t k = 0; k < n; ++k) lane[k % 8] += g[k] * x[k + off[t]];
+    sums[t] = reduce_lanes(lane);
+  }
+}
+// float: up to 9 taps per pass over g, one vector accumulator each.
+template <int kTaps>
+__attribute__((always_inline)) inline void taps_dot_group(const float* __restrict__ g, const float* __restrict__ x,
+                                                          const int64_t* off, int64_t n, float* sums) {
+  v8f acc[kTaps] = {};
+  int64_t k = 0;
+  for (; k + 8 <= n; k += 8) {
+    v8f gv;
+    std::memcpy(&gv, g + k, sizeof gv);
+    for (int t = 0; t < kTaps; ++t) {
+      v8f xv;
+      std::memcpy(&xv, x + k + off[t], sizeof xv);
+      acc[t] += gv * xv;
+    }
+  }
+  for (int t = 0; t < kTaps; ++t) {
+    float lane[8];
+    std::memcpy(lane, &acc[t], sizeof lane);
+    for (int64_t i = k; i < n; ++i) lane[i % 8] += g[i] * x[i + off[t]];
+    sums[t] = reduce_lanes(lane);
+  }
+}
+template <>
+__attribute__((always_inline)) inline void taps_dot_t(const float* __restrict__ g, const float* __restrict__ x,
+                                                      const int64_t* off, int taps, int64_t n, float* sums) {
+  for (int t0 = 0; t0 < taps; t0 += 9) {
+    switch (std::min(taps - t0, 9)) {
+      case 1:
+        taps_dot_group<1>(g, x, off + t0, n, sums + t0);
+        break;
+      case 2:
+        taps_dot_group<2>(g, x, off + t0, n, sums + t0);
+        break;
+      case 3:
+        taps_dot_group<3>(g, x, off + t0, n, sums + t0);
+        break;
+      case 4:
+        taps_dot_group<4>(g, x, off + t0, n, sums + t0);
+        break;
+      case 5:
+        taps_dot_group<5>(g, x, off + t0, n, sums + t0);
+        break;
+      case 6:
+        taps_dot_group<6>(g, x, off + t0, n, sums + t0);
+        break;
+      case 7:
+        taps_dot_group<7>(g, x, off + t0, n, sums + t0);
+        break;
+      case 8:
+        taps_dot_group<8>(g, x, off + t0, n, sums + t0);
+        break;
+      default:
+        taps_dot_group<9>(g, x, off + t0, n, sums + t0);
+        break;
+    }
+  }
 }
 
 // Weight decay as a template argument (0: none, 1: L2 into the gradient, 2:
@@ -211,10 +307,21 @@ inline void adam_dispatch(T* p, const T* g, T* m, T* v, int64_t n, const AdamSca
 
 }  // namespace
 
-TRT_SIMD_CLONES void axpy(float* y, const float* x, float a, int64_t n) { axpy_t(y, x, a, n); }
-TRT_SIMD_CLONES void axpy(double* y, const double* x, double a, int64_t n) { axpy_t(y, x, a, n); }
-TRT_SIMD_CLONES float dot(const float* a, const float* b, int64_t n) { return dot_t(a, b, n); }
-TRT_SIMD_CLONES double dot(const double* a, const double* b, int64_t n) { return dot_t(a, b, n); }
+TRT_SIMD_CLONES void taps_axpy(float* out, const float* x, const float* w, const int64_t* off, int taps, float bias,
+                                int64_t n) {
+  taps_axpy_t(out, x, w, off, taps, bias, n);
+}
+TRT_SIMD_CLONES void taps_axpy(double* out, const double* x, const double* w, const int64_t* off, int taps,
+                                double bias, int64_t n) {
+  taps_axpy_t(out, x, w, off, taps, bias, n);
+}
+TRT_SIMD_CLONES void taps_dot(const float* g, const float* x, const int64_t* off, int taps, int64_t n, float* sums) {
+  taps_dot_t(g, x, off, taps, n, sums);
+}
+TRT_SIMD_CLONES void taps_dot(const double* g, const double* x, const int64_t* off, int taps, int64_t n,
+                               double* sums) {
+  taps_dot_t(g, x, off, taps, n, sums);
+}
 TRT_SIMD_CLONES void adam(float* p, const float* g, float* m, float* v, int64_t n, const AdamScalars<float>& s) {
   adam_dispatch(p, g, m, v, n, s);
 }
@@ -271,24 +378,34 @@ __attribute__((always_inline)) inline void transpose8x8(const float* in, int64_t
   std::memcpy(out + 7 * out_stride, &c7, sizeof(v8f));
 }
 
-template <typename T> __attribute__((always_inline)) inline void tile_to_planes_t(const T* tile, T* planes, int64_t hw) {
+template <typename T>
+__attribute__((always_inline)) inline void tile_to_planes_t(const T* tile, T* planes, int64_t hw) {
   int64_t k = 0;
   if constexpr (std::is_same_v<T, float>)
     for (; k + 8 <= hw; k += 8) transpose8x8(tile + 8 * k, 8, planes + k, hw);
   for (; k < hw; ++k)
     for (int64_t c = 0; c < 8; ++c) planes[c * hw + k] = tile[8 * k + c];
 }
-template <typename T> __attribute__((always_inline)) inline void planes_to_tile_t(const T* planes, T* tile, int64_t hw) {
+template <typename T>
+__attribute__((always_inline)) inline void planes_to_tile_t(const T* planes, T* tile, int64_t hw) {
   int64_t k = 0;
   if constexpr (std::is_same_v<T, float>)
     for (; k + 8 <= hw; k += 8) transpose8x8(planes + k, hw, tile + 8 * k, 8);
   for (; k < hw; ++k)
     for (int64_t c = 0; c < 8; ++c) tile[8 * k + c] = planes[c * hw + k];
 }
-TRT_SIMD_CLONES void tile_to_planes(const float* tile, float* planes, int64_t hw) { tile_to_planes_t(tile, planes, hw); }
-TRT_SIMD_CLONES void tile_to_planes(const double* tile, double* planes, int64_t hw) { tile_to_planes_t(tile, planes, hw); }
-TRT_SIMD_CLONES void planes_to_tile(const float* planes, float* tile, int64_t hw) { planes_to_tile_t(planes, tile, hw); }
-TRT_SIMD_CLONES void planes_to_tile(const double* planes, double* tile, int64_t hw) { planes_to_tile_t(planes, tile, hw); }
+TRT_SIMD_CLONES void tile_to_planes(const float* tile, float* planes, int64_t hw) {
+  tile_to_planes_t(tile, planes, hw);
+}
+TRT_SIMD_CLONES void tile_to_planes(const double* tile, double* planes, int64_t hw) {
+  tile_to_planes_t(tile, planes, hw);
+}
+TRT_SIMD_CLONES void planes_to_tile(const float* planes, float* tile, int64_t hw) {
+  planes_to_tile_t(planes, tile, hw);
+}
+TRT_SIMD_CLONES void planes_to_tile(const double* planes, double* tile, int64_t hw) {
+  planes_to_tile_t(planes, tile, hw);
+}
 
 TRT_SIMD_CLONES void max_pool_2x2_tile(float* y, const float* x, int64_t OH, int64_t OW) {
   max_pool_2x2_tile_t(y, x, OH, OW);

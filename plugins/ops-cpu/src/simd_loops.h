@@ -55,13 +55,16 @@ void max_pool_2x2_backward_row(float* d0, float* d1, const float* r0, const floa
 void max_pool_2x2_backward_row(double* d0, double* d1, const double* r0, const double* r1, const double* y,
                                const double* dy, int64_t OW, bool relu_mask);
 
-// y[i] += a * x[i] (a multiply, then an add: no FMA); y and x disjoint.
-void axpy(float* y, const float* x, float a, int64_t n);
-void axpy(double* y, const double* x, double a, int64_t n);
-// sum of a[i] * b[i], accumulated in 32 interleaved partial sums (lane k takes
-// i = k mod 32) added pairwise at the end: the order is fixed, whatever the clone.
-float dot(const float* a, const float* b, int64_t n);
-double dot(const double* a, const double* b, int64_t n);
+// The taps of a convolution over one padded plane: tap t reads x + off[t].
+// out[k] = bias + w[0] * x[k + off[0]] + w[1] * x[k + off[1]] + ..., added in
+// tap order (a multiply, then an add: no FMA); out and x disjoint.
+void taps_axpy(float* out, const float* x, const float* w, const int64_t* off, int taps, float bias, int64_t n);
+void taps_axpy(double* out, const double* x, const double* w, const int64_t* off, int taps, double bias, int64_t n);
+// sums[t] = sum over k < n of g[k] * x[k + off[t]], each accumulated in 8
+// interleaved partial sums (lane l takes k = l mod 8) added pairwise at the
+// end: the order is fixed, whatever the clone.
+void taps_dot(const float* g, const float* x, const int64_t* off, int taps, int64_t n, float* sums);
+void taps_dot(const double* g, const double* x, const int64_t* off, int taps, int64_t n, double* sums);
 
 // Adam/AdamW over n contiguous elements: trainrt::math::adam_update per element
 // (bitwise equal to it: the same operations in the same order, no FMA). The
