@@ -47,6 +47,7 @@ const Blockable kBlockable[] = {
     {"max_pool2d", {0}, {0}},
     {"max_pool2d_backward", {0, 1, 2}, {0}},
     {"max_pool2d_backward_relu", {0, 1, 2}, {0}},
+    {"pool_relu_conv2d_backward_weight_bias", {0, 2}, {}},  // the pooling's dy and y
 };
 
 const Blockable* blockable(const std::string& kernel) {

@@ -9,6 +9,9 @@
 //   conv2d_backward_weight (dy, x -> dw) and sum (dy -> db over N, H, W)
 //                                => conv2d_backward_weight_bias (equal to rounding:
 //     oneDNN sums the bias gradient in its own order).
+//   max_pool2d_backward_relu (dy, c, y -> dc) -> conv2d_backward_weight_bias (dc, x)
+//                                => pool_relu_conv2d_backward_weight_bias (bitwise):
+//     dc never exists as a whole; the kernel makes each plane where it is read.
 // The intermediate between the two (conv output, pooled gradient) disappears,
 // which is also the in-place activation: no pre-activation tensor is kept.
 #include <algorithm>
@@ -195,6 +198,51 @@ int fuse_conv_backward_bias(Pass& p, std::vector<Node>& nodes, std::vector<std::
   return count;
 }
 
+// max_pool2d_backward_relu (dy, c, y -> dc) whose dc only conv2d_backward_weight_bias
+// (dc, x -> dw, db) reads: one node where the conv's weight gradient runs, the
+// pooling's backward computed plane by plane inside it. Nothing between the two
+// may write dy, c or y, which the fused node reads later than the pooling did.
+int fuse_pool_backward_into_conv_weight(Pass& p, std::vector<Node>& nodes, std::vector<std::string>& applied) {
+  trt_kernel_fn fn = p.fused("pool_relu_conv2d_backward_weight_bias");
+  if (!fn) return 0;
+  int count = 0;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    Node& pool = nodes[i];
+    if (pool.removed || pool.call.kernel != "max_pool2d_backward_relu" || pool.call.outputs.size() != 1 ||
+        pool.call.inputs.size() != 3 || pool.call.int_attrs.size() != 6)
+      continue;
+    int dc = p.output_buffer(pool, 0);
+    if (!p.internal(dc)) continue;
+    std::vector<Use> dc_uses = p.uses(dc);
+    if (dc_uses.size() != 2 || dc_uses[0].node != i) continue;
+    Node& conv = nodes[dc_uses[1].node];
+    if (conv.call.kernel != "conv2d_backward_weight_bias" || dc_uses[1].output || dc_uses[1].view != 0 ||
+        conv.segment != pool.segment || conv.call.int_attrs.size() != 7 ||
+        !same_view(conv.call.inputs[0], pool.call.outputs[0]))
+      continue;
+    bool inputs_kept = true;
+    for (size_t k = i + 1; k < dc_uses[1].node && inputs_kept; ++k) {
+      const Node& between = nodes[k];
+      if (between.removed) continue;
+      for (size_t v = between.call.inputs.size(); v < between.buffers.size(); ++v)
+        for (size_t in = 0; in < 3; ++in)
+          if (between.buffers[v] == pool.buffers[in]) inputs_kept = false;
+    }
+    if (!inputs_kept) continue;
+    // inputs [dy, c, y, x], outputs [dw, db], int_attrs [conv's 7, pool's 6]
+    conv.call.inputs = {pool.call.inputs[0], pool.call.inputs[1], pool.call.inputs[2], conv.call.inputs[1]};
+    std::vector<int> buffers{pool.buffers[0], pool.buffers[1], pool.buffers[2], conv.buffers[1]};
+    buffers.insert(buffers.end(), conv.buffers.begin() + 2, conv.buffers.end());
+    conv.buffers = std::move(buffers);
+    conv.call.int_attrs.insert(conv.call.int_attrs.end(), pool.call.int_attrs.begin(), pool.call.int_attrs.end());
+    p.retarget(conv, "pool_relu_conv2d_backward_weight_bias", fn);
+    pool.removed = true;
+    applied.push_back("max_pool2d_backward_relu+conv2d_backward_weight_bias");
+    ++count;
+  }
+  return count;
+}
+
 }  // namespace
 
 void fuse(Plan& plan, std::vector<std::string>& applied) {
@@ -202,6 +250,7 @@ void fuse(Plan& plan, std::vector<std::string>& applied) {
   fuse_conv_relu(pass, plan.nodes(), applied);
   fuse_pool_backward_relu(pass, plan.nodes(), applied);
   fuse_conv_backward_bias(pass, plan.nodes(), applied);
+  fuse_pool_backward_into_conv_weight(pass, plan.nodes(), applied);
   fuse_elementwise_chains(plan, applied);
 }
 

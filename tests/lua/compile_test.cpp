@@ -72,12 +72,16 @@ check(fused:find("conv2d+relu", 1, true) ~= nil, "conv2d and relu fused: " .. fu
 check(fused:find("max_pool2d_backward+relu_backward", 1, true) ~= nil, "pool backward folds relu backward")
 check(fused:find("conv2d_backward_weight+bias", 1, true) ~= nil, "conv bias gradient from the weight pass")
 check(fused:find("channel_blocked_layout", 1, true) ~= nil, "activations around the 8-channel conv kept channel-blocked")
+check(fused:find("max_pool2d_backward_relu+conv2d_backward_weight_bias", 1, true) ~= nil,
+  "the first layer's weight gradient reads the pooling's gradient planes as they are made")
 check(p.kernels < p.kernels_recorded, "fusion removed kernels")
 check(p.arena_bytes > 0 and p.arena_bytes < p.intermediate_bytes, "intermediates share an arena smaller than their sum")
 )lua",
                        {"cnn loss 1", "cnn loss 6", "cnn parameter 8", "two signatures captured, four replays",
                         "pool backward folds relu backward", "conv bias gradient from the weight pass",
-                        "activations around the 8-channel conv kept channel-blocked", "fusion removed kernels", "intermediates share an arena smaller than their sum"});
+                        "activations around the 8-channel conv kept channel-blocked",
+                        "the first layer's weight gradient reads the pooling's gradient planes as they are made",
+                        "fusion removed kernels", "intermediates share an arena smaller than their sum"});
 }
 
 TEST(Compile, ChannelBlockedLayoutChangesNoBitOfTheTraining) {

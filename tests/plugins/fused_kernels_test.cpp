@@ -7,6 +7,8 @@
 //                                  to rounding (float32 rtol 1e-5/atol 1e-5, float64 1e-12)
 //   adam_multi / ops::adam_step_multi == one adam_step per tensor   bit for bit
 //   elementwise_chain           == its ops one kernel at a time       bit for bit
+//   pool_relu_conv2d_backward_weight_bias == max_pool2d_backward_relu then
+//                                  conv2d_backward_weight_bias       bit for bit
 //   adam_step, adam_multi (vectorised loops) == trainrt::math::adam_update one
 //                                  element at a time in this file      bit for bit
 // over odd shapes, padding/stride/dilation/group variants and zero-size tensors.
@@ -148,6 +150,55 @@ TEST(FusedKernels, MaxPool2dBackwardReluIsReluBackwardOfPoolBackwardBitForBit) {
       call_kernel("max_pool2d_backward_relu", {dy, x, y}, {fused}, attrs);
       expect_bitwise(fused, expected, "dx");
     }
+}
+
+// pool_relu_conv2d_backward_weight_bias == conv2d_backward_weight_bias(max_pool2d_backward_relu(dy, c, y), x)
+// bit for bit: on the direct path (one input channel per group) with the pooling's dy and y NCHW or
+// channel-blocked, and through the two kernels for other convolutions.
+TEST(FusedKernels, PoolReluConvBackwardWeightIsThePairBitForBit) {
+  ASSERT_TRUE(has_kernel("pool_relu_conv2d_backward_weight_bias", DeviceType::CPU));
+  struct Case {
+    int64_t N, Cin, H, O, k, pad, G, pool_k, pool_s, pool_p;
+    const char* what;
+  };
+  const Case cases[] = {
+      {4, 1, 28, 32, 3, 1, 1, 2, 2, 0, "the seed CNN's first layer and MaxPool2d(2)"},
+      {2, 8, 9, 16, 3, 1, 8, 3, 2, 1, "depthwise, 3x3 stride 2 padding 1 pooling"},
+      {2, 4, 10, 8, 3, 0, 1, 2, 2, 0, "four input channels (oneDNN or im2col, through dc)"},
+  };
+  for (DType dt : {DType::Float32, DType::Float64})
+    for (const Case& c : cases)
+      for (bool blocked : {false, true}) {
+        SCOPED_TRACE(std::string(dtype_name(dt)) + " " + c.what + (blocked ? ", dy and y blocked" : ""));
+        int64_t OH = c.H + 2 * c.pad - c.k + 1, PH = (OH + 2 * c.pool_p - c.pool_k) / c.pool_s + 1;
+        std::vector<int64_t> conv_attrs{1, 1, c.pad, c.pad, 1, 1, c.G}, pool_attrs{c.pool_k, c.pool_k, c.pool_s,
+                                                                                  c.pool_s, c.pool_p, c.pool_p};
+        Tensor x = ops::randn({c.N, c.Cin, c.H, c.H}, 0, 1, dt);
+        Tensor conv_out = coarse({c.N, c.O, OH, OH}, dt);  // ties and zeros: the ReLU mask and the first winner
+        Tensor act = ops::relu(conv_out);
+        Tensor y = Tensor::empty({c.N, c.O, PH, PH}, dt);
+        call_kernel("max_pool2d", {act}, {y}, pool_attrs);
+        Tensor dy = ops::randn({c.N, c.O, PH, PH}, 0, 1, dt);
+        Tensor dc = Tensor::empty(act.sizes(), dt);
+        call_kernel("max_pool2d_backward_relu", {dy, act, y}, {dc}, pool_attrs);
+        Shape w_shape{c.O, c.Cin / c.G, c.k, c.k};
+        Tensor dw = Tensor::empty(w_shape, dt), db = Tensor::empty({c.O}, dt);
+        call_kernel("conv2d_backward_weight_bias", {dc, x}, {dw, db}, conv_attrs);
+        Tensor dw_fused = Tensor::empty(w_shape, dt), db_fused = Tensor::empty({c.O}, dt);
+        std::vector<int64_t> attrs = conv_attrs;
+        attrs.insert(attrs.end(), pool_attrs.begin(), pool_attrs.end());
+        auto as_operand = [&](const Tensor& t) {
+          if (!blocked) return t;
+          Shape s = t.sizes();
+          Tensor b = Tensor::empty({s[0], s[1] / 8, s[2], s[3], 8}, dt);
+          call_kernel("reorder_channel_blocked", {t}, {b}, {});
+          return b;
+        };
+        call_kernel("pool_relu_conv2d_backward_weight_bias", {as_operand(dy), act, as_operand(y), x},
+                    {dw_fused, db_fused}, attrs);
+        expect_bitwise(dw_fused, dw, "dw");
+        expect_bitwise(db_fused, db, "db");
+      }
 }
 
 // Parameters of several sizes (one empty, one above the threads' split size).

@@ -113,6 +113,19 @@ void direct_conv_forward(const ConvGeom& g, const T* x, const T* w, const T* b, 
 
 template <typename T>
 void direct_conv_backward_weights(const ConvGeom& g, const T* dy, const T* x, T* dw, T* db, int threads) {
+  struct InMemory {
+    const T* dy;
+    int64_t O, ohw;
+  } planes{dy, g.O, g.ohw()};
+  auto in_memory = [](const void* c, int64_t n, int64_t o, T*) {
+    auto* p = static_cast<const InMemory*>(c);
+    return p->dy + (n * p->O + o) * p->ohw;
+  };
+  direct_conv_backward_weights<T>(g, GradPlanes<T>{in_memory, &planes, 0}, x, dw, db, threads);
+}
+
+template <typename T>
+void direct_conv_backward_weights(const ConvGeom& g, const GradPlanes<T>& dy, const T* x, T* dw, T* db, int threads) {
   const int64_t og = g.O / g.G, ohw = g.ohw(), hw = g.H * g.W, taps = g.kh * g.kw;
   const bool unit_stride = g.sh == 1 && g.sw == 1;
   const Padded pad(g);
@@ -125,6 +138,7 @@ void direct_conv_backward_weights(const ConvGeom& g, const T* dy, const T* x, T*
             bias(static_cast<size_t>(end - begin), 0.0);
         std::vector<T> xp, gp;  // padded input plane; dy at the padded width, zero in the scratch columns
         std::vector<T> sample_sums(static_cast<size_t>(taps));  // one sample's tap sums
+        std::vector<T> scratch(static_cast<size_t>(dy.scratch_size));
         if (unit_stride) {
           xp.resize(static_cast<size_t>(pad.Hp * pad.Wp));
           gp.assign(static_cast<size_t>(g.OH * pad.Wp), T(0));
@@ -133,7 +147,7 @@ void direct_conv_backward_weights(const ConvGeom& g, const T* dy, const T* x, T*
           const T* padded_plane = nullptr;  // the plane xp holds
           for (int64_t o = begin; o < end; ++o) {
             const T* plane = x + (n * g.C + o / og) * hw;
-            const T* grad = dy + (n * g.O + o) * ohw;
+            const T* grad = dy.plane(dy.context, n, o, scratch.data());
             double* tap_sums = acc.data() + (o - begin) * taps;
             if (db) bias[o - begin] += plane_sum(grad, ohw);
             if (unit_stride) {
@@ -175,5 +189,9 @@ template void direct_conv_forward<double>(const ConvGeom&, const double*, const 
 template void direct_conv_backward_weights<float>(const ConvGeom&, const float*, const float*, float*, float*, int);
 template void direct_conv_backward_weights<double>(const ConvGeom&, const double*, const double*, double*, double*,
                                                    int);
+template void direct_conv_backward_weights<float>(const ConvGeom&, const GradPlanes<float>&, const float*, float*,
+                                                  float*, int);
+template void direct_conv_backward_weights<double>(const ConvGeom&, const GradPlanes<double>&, const double*, double*,
+                                                   double*, int);
 
 }  // namespace trt_cpu

@@ -21,4 +21,16 @@ template <typename T> void direct_conv_forward(const ConvGeom& g, const T* x, co
 template <typename T> void direct_conv_backward_weights(const ConvGeom& g, const T* dy, const T* x, T* dw, T* db,
                                                         int threads);
 
+// The same, with dy's plane (n, o) (OH, OW) from plane(context, n, o, scratch):
+// a pointer to it, computed into `scratch` (scratch_size elements, this
+// thread's) when dy is not in memory (max_pool2d_backward_relu computing the
+// gradient right where it is consumed, conv_pool_backward.cpp).
+template <typename T> struct GradPlanes {
+  const T* (*plane)(const void* context, int64_t n, int64_t o, T* scratch);
+  const void* context;
+  int64_t scratch_size;
+};
+template <typename T> void direct_conv_backward_weights(const ConvGeom& g, const GradPlanes<T>& dy, const T* x, T* dw,
+                                                        T* db, int threads);
+
 }  // namespace trt_cpu

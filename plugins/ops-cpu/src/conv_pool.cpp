@@ -344,6 +344,8 @@ trt_status conv2d_backward_weight_bias_kernel(const trt_kernel_args* a) {
 }  // namespace
 
 trt_status run_conv2d_relu(const trt_kernel_args* a) { return conv2d_relu_kernel(a); }
+trt_status run_conv2d_backward_weight_bias(const trt_kernel_args* a) { return conv2d_backward_weight_bias_kernel(a); }
+bool conv_takes_direct_path(const ConvGeom& g) { return use_direct(g); }
 
 bool register_conv_pool(const trt_host_api* host) {
   return add_kernel(host, "conv2d", conv2d_kernel) &&
@@ -351,7 +353,9 @@ bool register_conv_pool(const trt_host_api* host) {
          add_kernel(host, "conv2d_backward_weight", conv2d_backward_weight_kernel) &&
          add_kernel(host, "conv2d_relu", conv2d_relu_kernel) &&
          add_kernel(host, "conv2d_backward_weight_bias", conv2d_backward_weight_bias_kernel) &&
-         add_kernel(host, "conv2d_relu_max_pool2d", conv2d_relu_max_pool2d_kernel) && register_pool2d(host);
+         add_kernel(host, "conv2d_relu_max_pool2d", conv2d_relu_max_pool2d_kernel) &&
+         add_kernel(host, "pool_relu_conv2d_backward_weight_bias", pool_relu_conv2d_backward_weight_bias_kernel) &&
+         register_pool2d(host);
 }
 
 }  // namespace trt_cpu

@@ -18,6 +18,10 @@ bool register_optim(const trt_host_api* host);        // optim.cpp
 // Kernels that a fused kernel runs piecewise (their docs/ops.md contracts).
 trt_status run_conv2d_relu(const trt_kernel_args* a);  // conv_pool.cpp
 trt_status run_max_pool2d(const trt_kernel_args* a);   // pool2d.cpp
+trt_status run_max_pool2d_backward_relu(const trt_kernel_args* a);        // pool2d.cpp
+trt_status run_conv2d_backward_weight_bias(const trt_kernel_args* a);     // conv_pool.cpp
+// pool_relu_conv2d_backward_weight_bias (conv_pool_backward.cpp), registered by register_conv_pool.
+trt_status pool_relu_conv2d_backward_weight_bias_kernel(const trt_kernel_args* a);
 // conv2d_relu_max_pool2d (conv_relu_pool.cpp), registered by register_conv_pool.
 trt_status conv2d_relu_max_pool2d_kernel(const trt_kernel_args* a);
 // elementwise_chain (elementwise_chain.cpp), registered by register_elementwise.

@@ -343,6 +343,16 @@ trt_status avg_pool2d_backward_kernel(const trt_kernel_args* a) {
 }  // namespace
 
 trt_status run_max_pool2d(const trt_kernel_args* a) { return max_pool2d_kernel(a); }
+trt_status run_max_pool2d_backward_relu(const trt_kernel_args* a) { return max_pool2d_backward_relu_kernel(a); }
+
+template <typename T>
+void max_pool_backward_relu_plane(const trt_plugin_util::PoolGeom& g, const T* dy, const T* x, const T* y, T* dx) {
+  max_pool_backward_planes<T, /*relu_mask=*/true>(g, dy, x, y, dx, 0, 1);
+}
+template void max_pool_backward_relu_plane<float>(const trt_plugin_util::PoolGeom&, const float*, const float*,
+                                                  const float*, float*);
+template void max_pool_backward_relu_plane<double>(const trt_plugin_util::PoolGeom&, const double*, const double*,
+                                                   const double*, double*);
 
 bool register_pool2d(const trt_host_api* host) {
   return add_kernel(host, "max_pool2d", max_pool2d_kernel) &&
