@@ -23,7 +23,8 @@ template <typename T> void direct_conv_backward_weights(const ConvGeom& g, const
 
 // The same, with dy's plane (n, o) (OH, OW) from plane(context, n, o, scratch):
 // a pointer to it, computed into `scratch` (scratch_size elements, this
-// thread's) when dy is not in memory (max_pool2d_backward_relu computing the
+// thread's, zeroed before its first call; asked for in the order n, then o over
+// the thread's channels, so it may keep a block of planes there) when dy is not in memory (max_pool2d_backward_relu computing the
 // gradient right where it is consumed, conv_pool_backward.cpp).
 template <typename T> struct GradPlanes {
   const T* (*plane)(const void* context, int64_t n, int64_t o, T* scratch);

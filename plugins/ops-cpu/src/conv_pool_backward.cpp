@@ -7,6 +7,7 @@
 // reads it: the whole dc (6.4 MB for the seed CNN's first layer at batch 64)
 // is never written or read back. Values are bitwise the two kernels'. Other
 // convolutions run the two kernels through an NCHW dc buffer.
+#include <cstring>
 #include <vector>
 
 #include "channel_blocked.h"
@@ -25,11 +26,36 @@ namespace {
 
 // Where the pooling's planes are: dy and y (N, C, OH, OW) NCHW or channel-blocked,
 // c (N, C, H, W) NCHW. A plane of a blocked operand is gathered (every 8th element).
+// When dy and y are both blocked and the windows tile exactly by 2x2, a block of
+// 8 gradient planes is made at once instead: c's 8 planes transposed into a
+// tile, simd::max_pool_2x2_backward_tile across the 8 channels, the result
+// transposed back (the same values: the tile kernel picks the same winners).
 template <typename T> struct PoolPlanes {
   const T *dy, *c, *y;
   bool dy_blocked, y_blocked;
   int64_t C, hw, ohw;
   trt_plugin_util::PoolGeom one_plane;  // the pooling's geometry with planes = 1
+  bool by_blocks;
+
+  static constexpr int64_t kTag = 16;  // scratch head: which block the planes after it hold
+  int64_t scratch_size() const { return by_blocks ? kTag + 3 * kChannelBlock * hw : hw + 2 * ohw; }
+
+  const T* block_plane(int64_t n, int64_t o, T* scratch) const {
+    const int64_t block = n * (C / kChannelBlock) + o / kChannelBlock, first = o - o % kChannelBlock;
+    T* planes = scratch + kTag;
+    int64_t held;
+    std::memcpy(&held, scratch, sizeof held);
+    if (held != block + 1) {  // scratch starts zeroed: block + 1 is never 0
+      T *c_tile = planes + kChannelBlock * hw, *dc_tile = c_tile + kChannelBlock * hw;
+      simd::planes_to_tile(c + (n * C + first) * hw, c_tile, hw);
+      simd::max_pool_2x2_backward_tile(dc_tile, c_tile, y + block * kChannelBlock * ohw,
+                                       dy + block * kChannelBlock * ohw, one_plane.OH, one_plane.OW, true);
+      simd::tile_to_planes(dc_tile, planes, hw);
+      held = block + 1;
+      std::memcpy(scratch, &held, sizeof held);
+    }
+    return planes + (o - first) * hw;
+  }
 
   const T* pooled(const T* base, bool blocked, int64_t n, int64_t o, T* gathered) const {
     if (!blocked) return base + (n * C + o) * ohw;
@@ -37,9 +63,10 @@ template <typename T> struct PoolPlanes {
     for (int64_t k = 0; k < ohw; ++k) gathered[k] = tile[k * kChannelBlock];
     return gathered;
   }
-  // scratch: hw + 2 * ohw elements.
+  // scratch: scratch_size() elements, zeroed before the first call.
   static const T* plane(const void* context, int64_t n, int64_t o, T* scratch) {
     auto* p = static_cast<const PoolPlanes*>(context);
+    if (p->by_blocks) return p->block_plane(n, o, scratch);
     T* dc = scratch;
     const T* dy = p->pooled(p->dy, p->dy_blocked, n, o, scratch + p->hw);
     const T* y = p->pooled(p->y, p->y_blocked, n, o, scratch + p->hw + p->ohw);
@@ -69,10 +96,14 @@ template <typename T> trt_status fused_typed(const trt_kernel_args* a) {
   if (conv_takes_direct_path(g) && c.ndim == 4 && !is_channel_blocked(x)) {
     int64_t dys[4];
     logical_nchw(dy, dys);
+    const trt_plugin_util::PoolGeom pg{1, c.sizes[2], c.sizes[3], dys[2], dys[3], at[7], at[8], at[9], at[10], at[11],
+                                       at[12]};
+    const bool tiled = pg.kh == 2 && pg.kw == 2 && pg.sh == 2 && pg.sw == 2 && pg.ph == 0 && pg.pw == 0 &&
+                       pg.H == 2 * pg.OH && pg.W == 2 * pg.OW;
     PoolPlanes<T> planes{data<T>(dy), data<T>(c), data<T>(y), is_channel_blocked(dy), is_channel_blocked(y),
-                         c.sizes[1], c.sizes[2] * c.sizes[3], dys[2] * dys[3],
-                         {1, c.sizes[2], c.sizes[3], dys[2], dys[3], at[7], at[8], at[9], at[10], at[11], at[12]}};
-    GradPlanes<T> source{&PoolPlanes<T>::plane, &planes, planes.hw + 2 * planes.ohw};
+                         c.sizes[1], c.sizes[2] * c.sizes[3], dys[2] * dys[3], pg,
+                         tiled && is_channel_blocked(dy) && is_channel_blocked(y)};
+    GradPlanes<T> source{&PoolPlanes<T>::plane, &planes, planes.scratch_size()};
     direct_conv_backward_weights<T>(g, source, data<T>(x), data<T>(dw), data<T>(db), a->num_threads);
     return TRT_OK;
   }
