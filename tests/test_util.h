@@ -3,7 +3,9 @@
 #pragma once
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "trainrt/autograd.h"
@@ -25,6 +27,22 @@ inline void expect_close(const Tensor& actual, const Tensor& expected, double rt
   std::vector<double> a = actual.to_vector(), b = expected.to_vector();
   for (size_t i = 0; i < a.size(); ++i) {
     ASSERT_NEAR(a[i], b[i], atol + rtol * std::abs(b[i])) << "at flat index " << i;
+  }
+}
+
+// Asserts the same values bit for bit as far as doubles tell (float -> double is
+// exact): equal with the same sign of zero, or both NaN; `what` names the case.
+inline void expect_bitwise(const Tensor& actual, const Tensor& expected, const std::string& what) {
+  SCOPED_TRACE(what);
+  ASSERT_EQ(actual.sizes(), expected.sizes());
+  std::vector<double> a = actual.to_vector(), b = expected.to_vector();
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::isnan(b[i])) {
+      ASSERT_TRUE(std::isnan(a[i])) << "at flat index " << i << ": " << a[i] << " vs NaN";
+      continue;
+    }
+    ASSERT_TRUE(a[i] == b[i] && std::signbit(a[i]) == std::signbit(b[i]))
+        << "at flat index " << i << ": " << a[i] << " vs " << b[i];
   }
 }
 

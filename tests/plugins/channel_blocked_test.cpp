@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "test_util.h"
 #include "trainrt/dispatch.h"
 #include "trainrt/error.h"
 #include "trainrt/ops.h"
@@ -27,19 +28,7 @@
 namespace trainrt {
 namespace {
 
-void expect_bitwise(const Tensor& actual, const Tensor& expected, const std::string& what) {
-  SCOPED_TRACE(what);
-  ASSERT_EQ(actual.sizes(), expected.sizes());
-  std::vector<double> a = actual.to_vector(), b = expected.to_vector();
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::isnan(b[i])) {
-      ASSERT_TRUE(std::isnan(a[i])) << "at flat index " << i << ": " << a[i] << " vs NaN";
-      continue;
-    }
-    ASSERT_TRUE(a[i] == b[i] && std::signbit(a[i]) == std::signbit(b[i]))
-        << "at flat index " << i << ": " << a[i] << " vs " << b[i];
-  }
-}
+using test::expect_bitwise;
 
 Shape blocked_shape(const Shape& nchw) { return {nchw[0], nchw[1] / 8, nchw[2], nchw[3], 8}; }
 

@@ -29,21 +29,7 @@
 namespace trainrt {
 namespace {
 
-// Same values bit for bit as far as doubles tell (float -> double is exact): equal
-// with the same sign of zero, or both NaN.
-void expect_bitwise(const Tensor& actual, const Tensor& expected, const std::string& what) {
-  SCOPED_TRACE(what);
-  ASSERT_EQ(actual.sizes(), expected.sizes());
-  std::vector<double> a = actual.to_vector(), b = expected.to_vector();
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::isnan(b[i])) {
-      ASSERT_TRUE(std::isnan(a[i])) << "at flat index " << i << ": " << a[i] << " vs NaN";
-      continue;
-    }
-    ASSERT_TRUE(a[i] == b[i] && std::signbit(a[i]) == std::signbit(b[i]))
-        << "at flat index " << i << ": " << a[i] << " vs " << b[i];
-  }
-}
+using test::expect_bitwise;
 
 struct ConvCase {
   int64_t N, C, H, W, O, kh, kw, sh, sw, ph, pw, dh, dw, G;
