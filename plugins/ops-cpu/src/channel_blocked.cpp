@@ -114,9 +114,8 @@ trt_status run_with_plain_layout(const trt_kernel_args* a, trt_status (*kernel)(
   for (auto& v : outputs)
     if (!plain_twin(v))
       return fail(a, TRT_ERR_OUT_OF_MEMORY, "out of memory for a channel-blocked operand's NCHW copy");
-  trt_kernel_args plain_args = *a;
-  plain_args.inputs = inputs.data();
-  plain_args.outputs = outputs.data();
+  trt_kernel_args plain_args =
+      with_operands(a, inputs.data(), a->n_inputs, outputs.data(), a->n_outputs, a->int_attrs, a->n_int_attrs);
   if (trt_status s = kernel(&plain_args); s != TRT_OK) return s;
   for (int i = 0; i < a->n_outputs; ++i)
     if (outputs[i].data != a->outputs[i].data) reorder_any(outputs[i], a->outputs[i], a->num_threads);

@@ -4,6 +4,8 @@
 #pragma once
 #include <cstdint>
 
+#include "trainrt/plugin_abi.h"
+
 namespace trt_cpu {
 
 struct ConvGeom {
@@ -24,5 +26,13 @@ struct ConvGeom {
     if (ow1 < ow0) ow1 = ow0;
   }
 };
+
+// The geometry of a call with x (or dx), w (or dw) and y (or dy), from its first
+// 7 int_attrs. x and y may be channel-blocked (channel_blocked.h): the geometry
+// is of the tensors they hold. Defined in conv_pool.cpp.
+ConvGeom conv_geometry(const trt_kernel_args* a, const trt_tensor_view& x, const trt_tensor_view& w,
+                       const trt_tensor_view& y);
+// Whether the call takes the direct kernels (conv_direct.h). Defined in conv_pool.cpp.
+bool conv_takes_direct_path(const ConvGeom& g);
 
 }  // namespace trt_cpu

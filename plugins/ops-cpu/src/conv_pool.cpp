@@ -30,12 +30,8 @@
 namespace trt_cpu {
 bool register_pool2d(const trt_host_api* host);  // pool2d.cpp
 
-namespace {
-
-enum Slot { kCols = 2, kRows = 3 };  // scratch slots (0, 1: matmul packing)
-
-// x and y may be channel-blocked (channel_blocked.h): the geometry is of the tensors they hold.
-ConvGeom geom(const trt_kernel_args* a, const trt_tensor_view& x, const trt_tensor_view& w, const trt_tensor_view& y) {
+ConvGeom conv_geometry(const trt_kernel_args* a, const trt_tensor_view& x, const trt_tensor_view& w,
+                       const trt_tensor_view& y) {
   const int64_t* at = a->int_attrs;
   int64_t xs[4], ys[4];
   logical_nchw(x, xs);
@@ -43,6 +39,10 @@ ConvGeom geom(const trt_kernel_args* a, const trt_tensor_view& x, const trt_tens
   return ConvGeom{xs[0], xs[1], xs[2], xs[3], w.sizes[0], w.sizes[2], w.sizes[3], ys[2],
                   ys[3], at[0], at[1], at[2], at[3], at[4], at[5], at[6]};
 }
+
+namespace {
+
+enum Slot { kCols = 2, kRows = 3 };  // scratch slots (0, 1: matmul packing)
 
 // The kernels themselves, for run_with_plain_layout.
 trt_status conv2d_kernel(const trt_kernel_args* a);
@@ -186,7 +186,7 @@ trt_status check_args(const trt_kernel_args* a, const char* op, int min_in, int 
 // relu (conv2d_relu): y = relu(y), by oneDNN's post-op or in that same reorder.
 template <typename T> trt_status conv2d_typed(const trt_kernel_args* a, bool relu = false) {
   const trt_tensor_view &x = a->inputs[0], &w = a->inputs[1], &y = a->outputs[0];
-  ConvGeom g = geom(a, x, w, y);
+  ConvGeom g = conv_geometry(a, x, w, y);
   const T* bias = a->n_inputs > 2 ? data<T>(a->inputs[2]) : nullptr;
   int threads = a->num_threads;
   auto plain = [&] { return run_with_plain_layout(a, relu ? conv2d_relu_kernel : conv2d_kernel); };
@@ -216,7 +216,7 @@ template <typename T> trt_status conv2d_typed(const trt_kernel_args* a, bool rel
 // forward: y_g = W_g x cols_g  =>  dcols_g = W_g^T x dy_g, then dx = col2im(dcols)
 template <typename T> trt_status conv2d_backward_input_typed(const trt_kernel_args* a) {
   const trt_tensor_view &dy = a->inputs[0], &w = a->inputs[1], &dx = a->outputs[0];
-  ConvGeom g = geom(a, dx, w, dy);
+  ConvGeom g = conv_geometry(a, dx, w, dy);
   int threads = a->num_threads;
   if constexpr (std::is_same_v<T, float>)
     if (use_dnnl<T>() && dnnl_conv_backward_data(dnnl_shape(g, dx, dy), data<T>(dy), data<T>(w), data<T>(dx), threads))
@@ -237,7 +237,7 @@ template <typename T> trt_status conv2d_backward_input_typed(const trt_kernel_ar
 // forward: y_g = W_g x cols_g  =>  dW_g = dy_g x cols_g^T (cols recomputed from x)
 template <typename T> trt_status conv2d_backward_weight_typed(const trt_kernel_args* a) {
   const trt_tensor_view &dy = a->inputs[0], &x = a->inputs[1], &dw = a->outputs[0];
-  ConvGeom g = geom(a, x, dw, dy);
+  ConvGeom g = conv_geometry(a, x, dw, dy);
   int threads = a->num_threads;
   if (use_direct(g)) {
     if (any_channel_blocked(a)) return run_with_plain_layout(a, conv2d_backward_weight_kernel);
@@ -266,7 +266,7 @@ template <typename T> trt_status conv2d_backward_weight_typed(const trt_kernel_a
 // sum accumulated in double per channel).
 template <typename T> trt_status conv2d_backward_weight_bias_typed(const trt_kernel_args* a) {
   const trt_tensor_view &dy = a->inputs[0], &x = a->inputs[1], &dw = a->outputs[0], &db = a->outputs[1];
-  ConvGeom g = geom(a, x, dw, dy);
+  ConvGeom g = conv_geometry(a, x, dw, dy);
   if (numel(dy) == 0) {  // no output positions: both gradients are zero
     std::fill_n(data<T>(dw), numel(dw), T(0));
     std::fill_n(data<T>(db), numel(db), T(0));

@@ -18,7 +18,6 @@
 
 namespace trt_cpu {
 
-bool conv_takes_direct_path(const ConvGeom& g);  // conv_pool.cpp
 template <typename T>
 void max_pool_backward_relu_plane(const trt_plugin_util::PoolGeom& g, const T* dy, const T* x, const T* y, T* dx);
 
@@ -75,24 +74,11 @@ template <typename T> struct PoolPlanes {
   }
 };
 
-trt_kernel_args with_operands(const trt_kernel_args* a, const trt_tensor_view* in, int n_in, const trt_tensor_view* out,
-                              int n_out, const int64_t* attrs, int n_attrs) {
-  trt_kernel_args b = *a;
-  b.inputs = in;
-  b.n_inputs = n_in;
-  b.outputs = out;
-  b.n_outputs = n_out;
-  b.int_attrs = attrs;
-  b.n_int_attrs = n_attrs;
-  return b;
-}
-
 template <typename T> trt_status fused_typed(const trt_kernel_args* a) {
   const trt_tensor_view &dy = a->inputs[0], &c = a->inputs[1], &y = a->inputs[2], &x = a->inputs[3];
   const trt_tensor_view &dw = a->outputs[0], &db = a->outputs[1];
   const int64_t* at = a->int_attrs;  // conv's 7, then the pooling's 6
-  ConvGeom g{x.sizes[0], x.sizes[1], x.sizes[2], x.sizes[3], dw.sizes[0], dw.sizes[2], dw.sizes[3], c.sizes[2],
-             c.sizes[3], at[0], at[1], at[2], at[3], at[4], at[5], at[6]};
+  ConvGeom g = conv_geometry(a, x, dw, c);
   if (conv_takes_direct_path(g) && c.ndim == 4 && !is_channel_blocked(x)) {
     int64_t dys[4];
     logical_nchw(dy, dys);

@@ -67,17 +67,9 @@ trt_status conv2d_relu_max_pool2d_kernel(const trt_kernel_args* a) {
     const int64_t count = std::min(chunk, N - n0);
     trt_tensor_view conv_inputs[3] = {samples(x, n0, count), w, a->n_inputs > 2 ? a->inputs[2] : w};
     trt_tensor_view conv_output = samples(conv_out, 0, count), pooled = samples(y, n0, count);
-    trt_kernel_args conv = *a;
-    conv.inputs = conv_inputs;
-    conv.outputs = &conv_output;
-    conv.n_int_attrs = 7;
+    trt_kernel_args conv = with_operands(a, conv_inputs, a->n_inputs, &conv_output, 1, a->int_attrs, 7);
     if (trt_status s = run_conv2d_relu(&conv); s != TRT_OK) return s;
-    trt_kernel_args pool = *a;
-    pool.inputs = &conv_output;
-    pool.n_inputs = 1;
-    pool.outputs = &pooled;
-    pool.int_attrs = a->int_attrs + 7;
-    pool.n_int_attrs = 6;
+    trt_kernel_args pool = with_operands(a, &conv_output, 1, &pooled, 1, a->int_attrs + 7, 6);
     if (trt_status s = run_max_pool2d(&pool); s != TRT_OK) return s;
   }
   return TRT_OK;

@@ -19,6 +19,20 @@ using trt_plugin_util::numel;
 #define TRT_CPU_DISPATCH_FLOAT TRT_KERNEL_DISPATCH_FLOAT
 #define TRT_CPU_DISPATCH_ALL TRT_KERNEL_DISPATCH_ALL
 
+// The call `a` with other operands and int_attrs (the rest, threads and error
+// buffer included, as they are): for a kernel that runs others piecewise.
+inline trt_kernel_args with_operands(const trt_kernel_args* a, const trt_tensor_view* in, int n_in,
+                                     const trt_tensor_view* out, int n_out, const int64_t* attrs, int n_attrs) {
+  trt_kernel_args b = *a;
+  b.inputs = in;
+  b.n_inputs = n_in;
+  b.outputs = out;
+  b.n_outputs = n_out;
+  b.int_attrs = attrs;
+  b.n_int_attrs = n_attrs;
+  return b;
+}
+
 // K operands that share a shape, with dims of size 1 dropped and dims merged
 // where every operand steps through them as one (contiguous operands become a
 // single long row). Rows are the innermost dim; offsets are in elements.
