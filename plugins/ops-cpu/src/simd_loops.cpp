@@ -190,15 +190,10 @@ __attribute__((always_inline)) inline void taps_axpy_scalar(T* __restrict__ out,
     out[k] = s;
   }
 }
-template <typename T>
-__attribute__((always_inline)) inline void taps_axpy_t(T* __restrict__ out, const T* __restrict__ x, const T* w,
-                                                       const int64_t* off, int taps, T bias, int64_t n) {
-  taps_axpy_scalar(out, x, w, off, taps, bias, n);
-}
-template <>
-__attribute__((always_inline)) inline void taps_axpy_t(float* __restrict__ out, const float* __restrict__ x,
-                                                       const float* w, const int64_t* off, int taps, float bias,
-                                                       int64_t n) {
+// float: 8 outputs per vector, the rest as above.
+__attribute__((always_inline)) inline void taps_axpy_float(float* __restrict__ out, const float* __restrict__ x,
+                                                           const float* w, const int64_t* off, int taps, float bias,
+                                                           int64_t n) {
   int64_t k = 0;
   for (; k + 8 <= n; k += 8) {
     v8f s = v8f{} + bias;
@@ -309,11 +304,11 @@ inline void adam_dispatch(T* p, const T* g, T* m, T* v, int64_t n, const AdamSca
 
 TRT_SIMD_CLONES void taps_axpy(float* out, const float* x, const float* w, const int64_t* off, int taps, float bias,
                                 int64_t n) {
-  taps_axpy_t(out, x, w, off, taps, bias, n);
+  taps_axpy_float(out, x, w, off, taps, bias, n);
 }
 TRT_SIMD_CLONES void taps_axpy(double* out, const double* x, const double* w, const int64_t* off, int taps,
                                 double bias, int64_t n) {
-  taps_axpy_t(out, x, w, off, taps, bias, n);
+  taps_axpy_scalar(out, x, w, off, taps, bias, n);
 }
 TRT_SIMD_CLONES void taps_dot(const float* g, const float* x, const int64_t* off, int taps, int64_t n, float* sums) {
   taps_dot_t(g, x, off, taps, n, sums);
