@@ -45,8 +45,6 @@ template <typename T> void reorder(const int64_t nchw[4], const T* src, T* dst, 
   }, 4);
 }
 
-size_t element_bytes(const trt_tensor_view& v) { return v.dtype == TRT_FLOAT64 ? 8 : 4; }
-
 template <typename T> void reorder_view(const trt_tensor_view& src, const trt_tensor_view& dst, int threads) {
   bool to_blocked = is_channel_blocked(dst);
   int64_t nchw[4];
@@ -100,7 +98,7 @@ trt_status run_with_plain_layout(const trt_kernel_args* a, trt_status (*kernel)(
       plain.sizes[d] = nchw[d];
       plain.strides[d] = d == 3 ? 1 : plain.strides[d + 1] * nchw[d + 1];
     }
-    copies.push_back(std::make_unique<HostBuffer>(static_cast<size_t>(numel(v)) * element_bytes(v)));
+    copies.push_back(std::make_unique<HostBuffer>(static_cast<size_t>(numel(v) * float_bytes(v.dtype))));
     plain.data = copies.back()->data();
     if (!plain.data) return false;
     v = plain;

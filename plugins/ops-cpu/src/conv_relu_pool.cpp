@@ -20,8 +20,6 @@ int64_t conv_extent(int64_t in, int64_t kernel, int64_t stride, int64_t pad, int
   return (in + 2 * pad - dilation * (kernel - 1) - 1) / stride + 1;
 }
 
-int64_t float_bytes(int32_t dtype) { return dtype == TRT_FLOAT64 ? 8 : 4; }
-
 // The first `count` samples of a contiguous (N, ...) view, from sample `first`.
 trt_tensor_view samples(const trt_tensor_view& v, int64_t first, int64_t count) {
   trt_tensor_view s = v;

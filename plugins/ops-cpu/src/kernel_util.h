@@ -19,6 +19,9 @@ using trt_plugin_util::numel;
 #define TRT_CPU_DISPATCH_FLOAT TRT_KERNEL_DISPATCH_FLOAT
 #define TRT_CPU_DISPATCH_ALL TRT_KERNEL_DISPATCH_ALL
 
+// Bytes per element of a floating dtype (float32 or float64).
+inline int64_t float_bytes(int32_t dtype) { return dtype == TRT_FLOAT64 ? 8 : 4; }
+
 // The call `a` with other operands and int_attrs (the rest, threads and error
 // buffer included, as they are): for a kernel that runs others piecewise.
 inline trt_kernel_args with_operands(const trt_kernel_args* a, const trt_tensor_view* in, int n_in,
