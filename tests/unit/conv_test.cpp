@@ -145,6 +145,53 @@ TEST(Conv, Float32PathMatchesFloat64Path) {
   }
 }
 
+// float32 weight and bias gradients with one group and channels in multiples of
+// 8 take ops-cpu's AVX2 register-tile kernel (conv_weight_grad_blocked.cpp) on
+// CPUs with AVX2: against the float64 path for every tile width (1, 2 and 3
+// blocks of 8 output channels), stride, dilation, padding larger than the
+// kernel, 1x1, 5x5 and non-square kernels, odd planes and a batch of one; and
+// the same bits whatever the thread count (each element summed by one thread).
+TEST(Conv, Float32WeightGradientOverChannelBlocksMatchesFloat64) {
+  struct Case {
+    Shape x, w;
+    ops::Conv2dOptions o;
+  };
+  std::vector<Case> cases = {{{3, 8, 6, 5}, {8, 8, 3, 3}, opts({1, 1}, {1, 1}, {1, 1}, 1)},
+                             {{2, 16, 7, 9}, {16, 16, 3, 2}, opts({2, 1}, {0, 1}, {1, 2}, 1)},
+                             {{1, 24, 5, 5}, {24, 24, 1, 1}, opts({1, 1}, {2, 0}, {1, 1}, 1)},
+                             {{2, 8, 9, 8}, {40, 8, 5, 5}, opts({1, 2}, {2, 2}, {2, 1}, 1)},
+                             {{5, 32, 14, 14}, {64, 32, 3, 3}, opts({1, 1}, {1, 1}, {1, 1}, 1)}};
+  const int saved_threads = num_threads();
+  for (const Case& c : cases) {
+    SCOPED_TRACE("w " + std::to_string(c.w[0]) + "x" + std::to_string(c.w[1]) + "x" + std::to_string(c.w[2]) + "x" +
+                 std::to_string(c.w[3]));
+    // Inputs float32 values, so the float64 run differs only by the float32 sums.
+    Tensor x32 = random_tensor(c.x, -1, 1, DType::Float32), x64 = x32.to(DType::Float64);
+    Tensor w64 = leaf(c.w), b64 = leaf({c.w[0]});
+    Tensor y64 = ops::conv2d(x64, w64, b64, c.o);
+    Tensor g32 = random_tensor(y64.sizes(), -1, 1, DType::Float32);
+    y64.backward(g32.to(DType::Float64));
+    Tensor dw_one_thread, db_one_thread;
+    for (int threads : {1, 2, 3}) {
+      set_num_threads(threads);
+      Tensor w32 = w64.detach().to(DType::Float32).set_requires_grad(true);
+      Tensor b32 = b64.detach().to(DType::Float32).set_requires_grad(true);
+      ops::conv2d(x32, w32, b32, c.o).backward(g32);
+      // |dw| reaches ~10 (980 products of two U(-1, 1)); float32 sums of 196 of them err ~1e-5.
+      expect_close(w32.grad(), w64.grad(), 1e-4, 1e-4);
+      expect_close(b32.grad(), b64.grad(), 1e-6, 1e-6);  // summed in double
+      if (threads == 1) {
+        dw_one_thread = w32.grad();
+        db_one_thread = b32.grad();
+        continue;
+      }
+      test::expect_bitwise(w32.grad(), dw_one_thread, std::to_string(threads) + " threads, dw");
+      test::expect_bitwise(b32.grad(), db_one_thread, std::to_string(threads) + " threads, db");
+    }
+  }
+  set_num_threads(saved_threads);
+}
+
 // One input channel per group: the direct kernels, unit stride (the padded-plane
 // path, dilation and uneven padding included) and other strides (the row path),
 // float64 and float32, a bias or none, a depth multiplier (O = 2G), the fused

@@ -3,6 +3,7 @@
 // arithmetic only walks NCHW planes.
 #include "channel_blocked.h"
 
+#include <algorithm>
 #include <memory>
 #include <vector>
 
@@ -83,27 +84,37 @@ trt_status reorder_channel_blocked_kernel(const trt_kernel_args* a) {
 
 }  // namespace
 
+namespace {
+
+// v's twin in the other layout (channel-blocked <-> NCHW), in a buffer kept in
+// `copies` for the call; false when out of memory.
+bool other_layout_twin(trt_tensor_view& v, std::vector<std::unique_ptr<HostBuffer>>& copies) {
+  const bool to_blocked = !is_channel_blocked(v);
+  int64_t nchw[4];
+  logical_nchw(v, nchw);
+  trt_tensor_view twin = v;
+  twin.ndim = to_blocked ? 5 : 4;
+  if (to_blocked) {
+    const int64_t sizes[5] = {nchw[0], nchw[1] / kChannelBlock, nchw[2], nchw[3], kChannelBlock};
+    std::copy_n(sizes, 5, twin.sizes);
+  } else {
+    std::copy_n(nchw, 4, twin.sizes);
+  }
+  for (int d = twin.ndim - 1; d >= 0; --d) twin.strides[d] = d == twin.ndim - 1 ? 1 : twin.strides[d + 1] * twin.sizes[d + 1];
+  copies.push_back(std::make_unique<HostBuffer>(static_cast<size_t>(numel(v) * float_bytes(v.dtype))));
+  twin.data = copies.back()->data();
+  if (!twin.data) return false;
+  v = twin;
+  return true;
+}
+
+}  // namespace
+
 trt_status run_with_plain_layout(const trt_kernel_args* a, trt_status (*kernel)(const trt_kernel_args*)) {
   std::vector<trt_tensor_view> inputs(a->inputs, a->inputs + a->n_inputs),
       outputs(a->outputs, a->outputs + a->n_outputs);
   std::vector<std::unique_ptr<HostBuffer>> copies;
-  // The plain NCHW twin of a blocked view, in a buffer for this call.
-  auto plain_twin = [&](trt_tensor_view& v) -> bool {
-    if (!is_channel_blocked(v)) return true;
-    trt_tensor_view plain = v;
-    int64_t nchw[4];
-    logical_nchw(v, nchw);
-    plain.ndim = 4;
-    for (int d = 3; d >= 0; --d) {
-      plain.sizes[d] = nchw[d];
-      plain.strides[d] = d == 3 ? 1 : plain.strides[d + 1] * nchw[d + 1];
-    }
-    copies.push_back(std::make_unique<HostBuffer>(static_cast<size_t>(numel(v) * float_bytes(v.dtype))));
-    plain.data = copies.back()->data();
-    if (!plain.data) return false;
-    v = plain;
-    return true;
-  };
+  auto plain_twin = [&](trt_tensor_view& v) { return !is_channel_blocked(v) || other_layout_twin(v, copies); };
   for (int i = 0; i < a->n_inputs; ++i) {
     if (!plain_twin(inputs[i]))
       return fail(a, TRT_ERR_OUT_OF_MEMORY, "out of memory for a channel-blocked operand's NCHW copy");
@@ -118,6 +129,23 @@ trt_status run_with_plain_layout(const trt_kernel_args* a, trt_status (*kernel)(
   for (int i = 0; i < a->n_outputs; ++i)
     if (outputs[i].data != a->outputs[i].data) reorder_any(outputs[i], a->outputs[i], a->num_threads);
   return TRT_OK;
+}
+
+trt_status run_with_blocked_inputs(const trt_kernel_args* a, std::initializer_list<int> activations,
+                                   trt_status (*kernel)(const trt_kernel_args*)) {
+  std::vector<trt_tensor_view> inputs(a->inputs, a->inputs + a->n_inputs);
+  std::vector<std::unique_ptr<HostBuffer>> copies;
+  for (int i : activations) {
+    if (is_channel_blocked(inputs[i])) continue;
+    if (inputs[i].ndim != 4 || inputs[i].sizes[1] % kChannelBlock != 0 || !is_contiguous(inputs[i]))
+      return fail(a, TRT_ERR_INVALID_ARGUMENT, "input %d is not a contiguous (N, C, H, W) with C %% 8 == 0", i);
+    if (!other_layout_twin(inputs[i], copies))
+      return fail(a, TRT_ERR_OUT_OF_MEMORY, "out of memory for an NCHW operand's channel-blocked copy");
+    reorder_any(a->inputs[i], inputs[i], a->num_threads);
+  }
+  trt_kernel_args blocked_args =
+      with_operands(a, inputs.data(), a->n_inputs, a->outputs, a->n_outputs, a->int_attrs, a->n_int_attrs);
+  return kernel(&blocked_args);
 }
 
 bool register_channel_blocked(const trt_host_api* host) {

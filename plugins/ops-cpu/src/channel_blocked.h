@@ -11,6 +11,7 @@
 // (built with oneDNN): the plan's pass looks for that kernel.
 #pragma once
 #include <cstdint>
+#include <initializer_list>
 
 #include "simd_loops.h"
 #include "trainrt/plugin_abi.h"
@@ -33,6 +34,13 @@ void logical_nchw(const trt_tensor_view& v, int64_t out[4]);
 // plain NCHW copy (blocked outputs are reordered back afterwards): for the
 // paths that work on NCHW only (direct and im2col convolutions).
 trt_status run_with_plain_layout(const trt_kernel_args* a, trt_status (*kernel)(const trt_kernel_args*));
+
+// Runs `kernel` on the same call with the inputs at the indices `activations`
+// as channel-blocked copies where they come NCHW (4-D, C % 8 == 0): for
+// kernels whose arithmetic walks channel blocks only
+// (conv_weight_grad_blocked.h).
+trt_status run_with_blocked_inputs(const trt_kernel_args* a, std::initializer_list<int> activations,
+                                   trt_status (*kernel)(const trt_kernel_args*));
 
 bool register_channel_blocked(const trt_host_api* host);
 

@@ -25,6 +25,15 @@ struct ConvGeom {
     if (ow0 > OW) ow0 = OW;
     if (ow1 < ow0) ow1 = ow0;
   }
+  // The output rows [oh0, oh1) whose input row oh*sh - ph + i*dh lies in [0, H).
+  void valid_rows(int64_t i, int64_t& oh0, int64_t& oh1) const {
+    int64_t off = i * dh - ph;
+    oh0 = off >= 0 ? 0 : (-off + sh - 1) / sh;
+    oh1 = H - off <= 0 ? 0 : (H - off + sh - 1) / sh;
+    if (oh1 > OH) oh1 = OH;
+    if (oh0 > OH) oh0 = OH;
+    if (oh1 < oh0) oh1 = oh0;
+  }
 };
 
 // The geometry of a call with x (or dx), w (or dw) and y (or dy), from its first

@@ -4,7 +4,9 @@
 // forward 13.1 ms vs 31.1 ms and backward 26.3 ms vs 64.1 ms for im2col +
 // OpenBLAS, and the whole training step 138 ms vs 191 ms (docs/ops.md).
 // One input channel per group (first layers, depthwise) takes the direct
-// kernels of conv_direct.cpp instead.
+// kernels of conv_direct.cpp instead. float32 weight gradients with one group
+// and channels in multiples of 8 take the AVX2 kernel of
+// conv_weight_grad_blocked.cpp on CPUs that have AVX2 and FMA.
 // Here is the fallback and the float64 path (oneDNN has no f64 conv): im2col +
 // one OpenBLAS GEMM per group over the whole minibatch (columns are
 // (C*kH*kW, N*OH*OW), so the GEMMs are large), backward as GEMMs against the
@@ -22,6 +24,7 @@
 #include "conv_direct.h"
 #include "conv_dnnl.h"
 #include "conv_geom.h"
+#include "conv_weight_grad_blocked.h"
 #include "gemm.h"
 #include "kernel_util.h"
 #include "kernels.h"
@@ -139,14 +142,17 @@ template <typename T> void nchw_to_rows(const ConvGeom& g, const T* y, T* rows, 
   }, 16);
 }
 
-// TRAINRT_CPU_CONV=im2col forces the im2col path (for comparing the paths).
-bool forced_im2col() {
-  static const bool forced = [] {
+// TRAINRT_CPU_CONV=im2col forces the im2col path; =onednn keeps float32 weight
+// gradients on oneDNN instead of conv_weight_grad_blocked.cpp (for comparing
+// the paths).
+const char* conv_path_override() {
+  static const char* path = [] {
     const char* v = std::getenv("TRAINRT_CPU_CONV");
-    return v && std::strcmp(v, "im2col") == 0;
+    return v ? v : "";
   }();
-  return forced;
+  return path;
 }
+bool forced_im2col() { return std::strcmp(conv_path_override(), "im2col") == 0; }
 // One input channel per group goes to the direct kernels (conv_direct.h).
 bool use_direct(const ConvGeom& g) { return direct_conv_suits(g) && !forced_im2col(); }
 // Other float32 convolutions go to oneDNN when the plugin has it.
@@ -158,6 +164,13 @@ template <typename T> bool use_dnnl() { return std::is_same_v<T, float> && !forc
 // size of the layer's output. The GEMM path is faster there: for the seed
 // CNN's first layer (1 -> 32, 28x28, batch 64, 1 thread) 3.0 ms against 6.0 ms.
 bool dnnl_suits_backward_weights(const ConvGeom& g) { return g.C / g.G >= 8; }
+
+// float32 weight gradients with one group and channels in multiples of 8 take
+// the AVX2 register-tile kernel (conv_weight_grad_blocked.h) where the CPU has
+// it: faster than oneDNN's backward-weights kernel, and thread-count invariant.
+bool use_weight_grad_on_blocks(const ConvGeom& g) {
+  return !forced_im2col() && std::strcmp(conv_path_override(), "onednn") != 0 && weight_grad_on_blocks_suits(g);
+}
 
 // x and y: the call's activation operands (x or dx, y or dy), NCHW or channel-blocked.
 DnnlConvShape dnnl_shape(const ConvGeom& g, const trt_tensor_view& x, const trt_tensor_view& y) {
@@ -244,10 +257,12 @@ template <typename T> trt_status conv2d_backward_weight_typed(const trt_kernel_a
     direct_conv_backward_weights<T>(g, data<T>(dy), data<T>(x), data<T>(dw), nullptr, threads);
     return TRT_OK;
   }
-  if constexpr (std::is_same_v<T, float>)
+  if constexpr (std::is_same_v<T, float>) {
+    if (use_weight_grad_on_blocks(g)) return weight_grad_on_blocks(a);
     if (use_dnnl<T>() && dnnl_suits_backward_weights(g) &&
         dnnl_conv_backward_weights(dnnl_shape(g, x, dy), data<T>(dy), data<T>(x), data<T>(dw), threads))
       return TRT_OK;
+  }
   if (any_channel_blocked(a)) return run_with_plain_layout(a, conv2d_backward_weight_kernel);
   set_blas_threads(threads);
   int64_t og = g.O / g.G, ckk_g = g.ckk() / g.G, ncols = g.cols();
@@ -277,11 +292,13 @@ template <typename T> trt_status conv2d_backward_weight_bias_typed(const trt_ker
     direct_conv_backward_weights<T>(g, data<T>(dy), data<T>(x), data<T>(dw), data<T>(db), a->num_threads);
     return TRT_OK;
   }
-  if constexpr (std::is_same_v<T, float>)
+  if constexpr (std::is_same_v<T, float>) {
+    if (use_weight_grad_on_blocks(g)) return weight_grad_on_blocks(a);
     if (use_dnnl<T>() && dnnl_suits_backward_weights(g) &&
         dnnl_conv_backward_weights_bias(dnnl_shape(g, x, dy), data<T>(dy), data<T>(x), data<T>(dw), data<T>(db),
                                         a->num_threads))
       return TRT_OK;
+  }
   if (any_channel_blocked(a)) return run_with_plain_layout(a, conv2d_backward_weight_bias_kernel);
   if (trt_status s = conv2d_backward_weight_typed<T>(a); s != TRT_OK) return s;
   const T* gy = data<T>(dy);

@@ -1,0 +1,193 @@
+// See conv_weight_grad_blocked.h. dw[o, c, i, j] is the sum over images n and
+// output positions (oh, ow) of dy[n, o, oh, ow] * x[n, c, ih, iw] with
+// ih = oh*sh - ph + i*dh, iw = ow*sw - pw + j*dw. In the blocked layout eight
+// output channels of dy are one AVX2 vector, so a register tile of NB output
+// channel blocks x 4 input channels takes, per position, NB vector loads of dy,
+// 4 broadcasts of x and 4*NB FMAs into its accumulators.
+//
+// Work split: a task is one tile (NB blocks of 8 output channels, 4 input
+// channels) over the whole batch; threads take whole tasks. Within a task the
+// images go in chunks of 4: per image and tap, one pass over the output
+// positions sums in registers (float), the chunk's sums in float, and the
+// chunks' sums in double. The dy and x tiles of one image (NB * 8 + 4 channels
+// of a plane) stay in L1 across the taps.
+#include "conv_weight_grad_blocked.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "channel_blocked.h"
+#include "kernel_util.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define TRT_HAVE_AVX2_KERNELS 1
+#define TRT_AVX2_FMA __attribute__((target("avx2,fma")))
+#endif
+
+namespace trt_cpu {
+
+namespace {
+
+constexpr int kInputChannelsPerTile = 4;
+constexpr int64_t kImagesPerChunk = 4;
+constexpr int64_t kLanes = kChannelBlock;  // one AVX2 vector of float32: one channel block
+
+// One register tile: output channel blocks [block, block + blocks), input channels [channel, channel + 4).
+struct Tile {
+  int64_t block, blocks, channel;
+};
+
+// Tiles of 3 output blocks where they fit (12 accumulators), else 2 or 1.
+std::vector<Tile> tiles_of(const ConvGeom& g) {
+  std::vector<Tile> tiles;
+  int64_t out_blocks = g.O / kLanes;
+  for (int64_t b = 0; b < out_blocks;) {
+    int64_t left = out_blocks - b, nb = left == 4 ? 2 : std::min<int64_t>(left, 3);
+    for (int64_t c = 0; c < g.C; c += kInputChannelsPerTile) tiles.push_back({b, nb, c});
+    b += nb;
+  }
+  return tiles;
+}
+
+#ifdef TRT_HAVE_AVX2_KERNELS
+
+// One image, one tap (i, j): sums[(h * 4 + c) * 8 + l] += sum over the tap's
+// valid positions of dy[block h][pos][l] * x[pos'][c].
+// dy[h]: the image's dy tile of block h (OH, OW, 8); x: its x tile (H, W, 8)
+// advanced to the tile's first input channel.
+template <int NB>
+TRT_AVX2_FMA inline void accumulate_tap(const ConvGeom& g, const float* const* dy, const float* x, int64_t i, int64_t j,
+                                        float* sums) {
+  int64_t oh0, oh1, ow0, ow1;
+  g.valid_rows(i, oh0, oh1);
+  g.valid_columns(j, ow0, ow1);
+  __m256 acc[NB][kInputChannelsPerTile];
+#pragma GCC unroll 4
+  for (int h = 0; h < NB; ++h)
+#pragma GCC unroll 4
+    for (int c = 0; c < kInputChannelsPerTile; ++c) acc[h][c] = _mm256_setzero_ps();
+  const int64_t x_step = g.sw * kLanes;
+  for (int64_t oh = oh0; oh < oh1; ++oh) {
+    const int64_t ih = oh * g.sh - g.ph + i * g.dh, iw0 = ow0 * g.sw - g.pw + j * g.dw;
+    const float* xp = x + (ih * g.W + iw0) * kLanes;
+    const int64_t row = (oh * g.OW + ow0) * kLanes;
+    for (int64_t ow = ow0; ow < ow1; ++ow, xp += x_step) {
+      const int64_t at = row + (ow - ow0) * kLanes;
+      __m256 d[NB];
+#pragma GCC unroll 4
+      for (int h = 0; h < NB; ++h) d[h] = _mm256_loadu_ps(dy[h] + at);
+#pragma GCC unroll 4
+      for (int c = 0; c < kInputChannelsPerTile; ++c) {
+        const __m256 xc = _mm256_broadcast_ss(xp + c);
+#pragma GCC unroll 4
+        for (int h = 0; h < NB; ++h) acc[h][c] = _mm256_fmadd_ps(d[h], xc, acc[h][c]);
+      }
+    }
+  }
+#pragma GCC unroll 4
+  for (int h = 0; h < NB; ++h)
+#pragma GCC unroll 4
+    for (int c = 0; c < kInputChannelsPerTile; ++c) {
+      float* s = sums + (h * kInputChannelsPerTile + c) * kLanes;
+      _mm256_storeu_ps(s, _mm256_add_ps(_mm256_loadu_ps(s), acc[h][c]));
+    }
+}
+
+// One tile over the batch: dw for its channels (and taps) written at the end.
+// dy (N, O/8, OH, OW, 8), x (N, C/8, H, W, 8), dw (O, C, kH, kW).
+template <int NB> TRT_AVX2_FMA void tile_weight_grad(const ConvGeom& g, const Tile& t, const float* dy, const float* x,
+                                                     float* dw) {
+  const int64_t taps = g.kh * g.kw, per_tap = NB * kInputChannelsPerTile * kLanes;
+  const int64_t dy_plane = g.OH * g.OW * kLanes, x_plane = g.H * g.W * kLanes;
+  std::vector<float> chunk_sums(static_cast<size_t>(taps * per_tap));  // [tap][h][c][lane]
+  std::vector<double> sums(chunk_sums.size(), 0.0);
+  for (int64_t n0 = 0; n0 < g.N; n0 += kImagesPerChunk) {
+    std::fill(chunk_sums.begin(), chunk_sums.end(), 0.0f);
+    for (int64_t n = n0; n < std::min(g.N, n0 + kImagesPerChunk); ++n) {
+      const float* dy_tiles[NB];
+      for (int h = 0; h < NB; ++h) dy_tiles[h] = dy + (n * (g.O / kLanes) + t.block + h) * dy_plane;
+      const float* x_tile = x + (n * (g.C / kLanes) + t.channel / kLanes) * x_plane + t.channel % kLanes;
+      for (int64_t i = 0; i < g.kh; ++i)
+        for (int64_t j = 0; j < g.kw; ++j)
+          accumulate_tap<NB>(g, dy_tiles, x_tile, i, j, chunk_sums.data() + (i * g.kw + j) * per_tap);
+    }
+    for (size_t k = 0; k < sums.size(); ++k) sums[k] += static_cast<double>(chunk_sums[k]);
+  }
+  for (int64_t tap = 0; tap < taps; ++tap)
+    for (int h = 0; h < NB; ++h)
+      for (int c = 0; c < kInputChannelsPerTile; ++c)
+        for (int64_t l = 0; l < kLanes; ++l) {
+          int64_t o = (t.block + h) * kLanes + l, ci = t.channel + c;
+          dw[(o * g.C + ci) * taps + tap] =
+              static_cast<float>(sums[static_cast<size_t>(tap * per_tap + (h * kInputChannelsPerTile + c) * kLanes + l)]);
+        }
+}
+
+// db for output blocks [begin, end), summed in double: even and odd positions
+// in separate sums, added at the end.
+TRT_AVX2_FMA void bias_grad(const ConvGeom& g, const float* dy, float* db, int64_t begin, int64_t end) {
+  const int64_t positions = g.OH * g.OW, out_blocks = g.O / kLanes;
+  for (int64_t b = begin; b < end; ++b) {
+    __m256d sums[2][2] = {{_mm256_setzero_pd(), _mm256_setzero_pd()}, {_mm256_setzero_pd(), _mm256_setzero_pd()}};
+    for (int64_t n = 0; n < g.N; ++n) {
+      const float* p = dy + (n * out_blocks + b) * positions * kLanes;
+      for (int64_t k = 0; k < positions; ++k) {
+        const __m256 v = _mm256_loadu_ps(p + k * kLanes);
+        __m256d* s = sums[k % 2];
+        s[0] = _mm256_add_pd(s[0], _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+        s[1] = _mm256_add_pd(s[1], _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+      }
+    }
+    double lanes[kLanes];
+    _mm256_storeu_pd(lanes, _mm256_add_pd(sums[0][0], sums[1][0]));
+    _mm256_storeu_pd(lanes + 4, _mm256_add_pd(sums[0][1], sums[1][1]));
+    for (int64_t l = 0; l < kLanes; ++l) db[b * kLanes + l] = static_cast<float>(lanes[l]);
+  }
+}
+
+bool cpu_has_avx2_fma() {
+  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return has;
+}
+
+#else
+
+bool cpu_has_avx2_fma() { return false; }
+
+#endif
+
+}  // namespace
+
+bool weight_grad_on_blocks_suits(const ConvGeom& g) {
+  return g.G == 1 && g.C % kLanes == 0 && g.O % kLanes == 0 && cpu_has_avx2_fma();
+}
+
+trt_status weight_grad_on_blocks(const trt_kernel_args* a) {
+#ifdef TRT_HAVE_AVX2_KERNELS
+  const trt_tensor_view &dy = a->inputs[0], &x = a->inputs[1], &dw = a->outputs[0];
+  if (!is_channel_blocked(dy) || !is_channel_blocked(x)) return run_with_blocked_inputs(a, {0, 1}, weight_grad_on_blocks);
+  const ConvGeom g = conv_geometry(a, x, dw, dy);
+  const float* gy = data<float>(dy);
+  const float* gx = data<float>(x);
+  float* gw = data<float>(dw);
+  const std::vector<Tile> tiles = tiles_of(g);
+  parallel_for(static_cast<int64_t>(tiles.size()), a->num_threads, [&](int64_t begin, int64_t end) {
+    for (int64_t k = begin; k < end; ++k) {
+      const Tile& t = tiles[static_cast<size_t>(k)];
+      if (t.blocks == 3) tile_weight_grad<3>(g, t, gy, gx, gw);
+      else if (t.blocks == 2) tile_weight_grad<2>(g, t, gy, gx, gw);
+      else tile_weight_grad<1>(g, t, gy, gx, gw);
+    }
+  });
+  if (a->n_outputs > 1) {
+    float* gb = data<float>(a->outputs[1]);
+    parallel_for(g.O / kLanes, a->num_threads, [&](int64_t begin, int64_t end) { bias_grad(g, gy, gb, begin, end); });
+  }
+  return TRT_OK;
+#else
+  return fail(a, TRT_ERR_INTERNAL, "conv2d weight gradient on channel blocks: built without AVX2 kernels");
+#endif
+}
+
+}  // namespace trt_cpu
