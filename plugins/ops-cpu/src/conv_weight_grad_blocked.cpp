@@ -94,34 +94,55 @@ TRT_AVX2_FMA inline void accumulate_tap(const ConvGeom& g, const float* const* d
     }
 }
 
-// One tile over the batch: dw for its channels (and taps) written at the end.
-// dy (N, O/8, OH, OW, 8), x (N, C/8, H, W, 8), dw (O, C, kH, kW).
-template <int NB> TRT_AVX2_FMA void tile_weight_grad(const ConvGeom& g, const Tile& t, const float* dy, const float* x,
-                                                     float* dw) {
-  const int64_t taps = g.kh * g.kw, per_tap = NB * kInputChannelsPerTile * kLanes;
+// One tile over images [n0, n1): chunk_sums[tap][h][c][lane] (zeroed here) get
+// the chunk's sums. dy (N, O/8, OH, OW, 8), x (N, C/8, H, W, 8).
+template <int NB> TRT_AVX2_FMA void tile_chunk(const ConvGeom& g, const Tile& t, int64_t n0, int64_t n1,
+                                               const float* dy, const float* x, float* chunk_sums) {
+  const int64_t per_tap = NB * kInputChannelsPerTile * kLanes;
   const int64_t dy_plane = g.OH * g.OW * kLanes, x_plane = g.H * g.W * kLanes;
-  std::vector<float> chunk_sums(static_cast<size_t>(taps * per_tap));  // [tap][h][c][lane]
-  std::vector<double> sums(chunk_sums.size(), 0.0);
-  for (int64_t n0 = 0; n0 < g.N; n0 += kImagesPerChunk) {
-    std::fill(chunk_sums.begin(), chunk_sums.end(), 0.0f);
-    for (int64_t n = n0; n < std::min(g.N, n0 + kImagesPerChunk); ++n) {
-      const float* dy_tiles[NB];
-      for (int h = 0; h < NB; ++h) dy_tiles[h] = dy + (n * (g.O / kLanes) + t.block + h) * dy_plane;
-      const float* x_tile = x + (n * (g.C / kLanes) + t.channel / kLanes) * x_plane + t.channel % kLanes;
-      for (int64_t i = 0; i < g.kh; ++i)
-        for (int64_t j = 0; j < g.kw; ++j)
-          accumulate_tap<NB>(g, dy_tiles, x_tile, i, j, chunk_sums.data() + (i * g.kw + j) * per_tap);
-    }
-    for (size_t k = 0; k < sums.size(); ++k) sums[k] += static_cast<double>(chunk_sums[k]);
+  std::fill_n(chunk_sums, g.kh * g.kw * per_tap, 0.0f);
+  for (int64_t n = n0; n < n1; ++n) {
+    const float* dy_tiles[NB];
+    for (int h = 0; h < NB; ++h) dy_tiles[h] = dy + (n * (g.O / kLanes) + t.block + h) * dy_plane;
+    const float* x_tile = x + (n * (g.C / kLanes) + t.channel / kLanes) * x_plane + t.channel % kLanes;
+    for (int64_t i = 0; i < g.kh; ++i)
+      for (int64_t j = 0; j < g.kw; ++j)
+        accumulate_tap<NB>(g, dy_tiles, x_tile, i, j, chunk_sums + (i * g.kw + j) * per_tap);
   }
-  for (int64_t tap = 0; tap < taps; ++tap)
-    for (int h = 0; h < NB; ++h)
-      for (int c = 0; c < kInputChannelsPerTile; ++c)
-        for (int64_t l = 0; l < kLanes; ++l) {
-          int64_t o = (t.block + h) * kLanes + l, ci = t.channel + c;
-          dw[(o * g.C + ci) * taps + tap] =
-              static_cast<float>(sums[static_cast<size_t>(tap * per_tap + (h * kInputChannelsPerTile + c) * kLanes + l)]);
-        }
+}
+
+// Tiles [begin, end) over the batch, chunk by chunk (all tiles of a chunk
+// before the next, so the chunk's dy and x stay in L2), then their dw.
+TRT_AVX2_FMA void tiles_weight_grad(const ConvGeom& g, const Tile* tiles, int64_t count, const float* dy,
+                                    const float* x, float* dw) {
+  const int64_t taps = g.kh * g.kw, max_per_tap = 3 * kInputChannelsPerTile * kLanes;
+  std::vector<float> chunk_sums(static_cast<size_t>(taps * max_per_tap));
+  std::vector<double> sums(static_cast<size_t>(count * taps * max_per_tap), 0.0);  // [tile][tap][h][c][lane]
+  for (int64_t n0 = 0; n0 < g.N; n0 += kImagesPerChunk) {
+    const int64_t n1 = std::min(g.N, n0 + kImagesPerChunk);
+    for (int64_t k = 0; k < count; ++k) {
+      const Tile& t = tiles[k];
+      if (t.blocks == 3) tile_chunk<3>(g, t, n0, n1, dy, x, chunk_sums.data());
+      else if (t.blocks == 2) tile_chunk<2>(g, t, n0, n1, dy, x, chunk_sums.data());
+      else tile_chunk<1>(g, t, n0, n1, dy, x, chunk_sums.data());
+      double* tile_sums = sums.data() + k * taps * max_per_tap;
+      for (int64_t e = 0; e < taps * t.blocks * kInputChannelsPerTile * kLanes; ++e)
+        tile_sums[e] += static_cast<double>(chunk_sums[static_cast<size_t>(e)]);
+    }
+  }
+  for (int64_t k = 0; k < count; ++k) {
+    const Tile& t = tiles[k];
+    const int64_t per_tap = t.blocks * kInputChannelsPerTile * kLanes;
+    const double* tile_sums = sums.data() + k * taps * max_per_tap;
+    for (int64_t tap = 0; tap < taps; ++tap)
+      for (int64_t h = 0; h < t.blocks; ++h)
+        for (int64_t c = 0; c < kInputChannelsPerTile; ++c)
+          for (int64_t l = 0; l < kLanes; ++l) {
+            int64_t o = (t.block + h) * kLanes + l, ci = t.channel + c;
+            dw[(o * g.C + ci) * taps + tap] =
+                static_cast<float>(tile_sums[tap * per_tap + (h * kInputChannelsPerTile + c) * kLanes + l]);
+          }
+  }
 }
 
 // db for output blocks [begin, end), summed in double: even and odd positions
@@ -173,12 +194,7 @@ trt_status weight_grad_on_blocks(const trt_kernel_args* a) {
   float* gw = data<float>(dw);
   const std::vector<Tile> tiles = tiles_of(g);
   parallel_for(static_cast<int64_t>(tiles.size()), a->num_threads, [&](int64_t begin, int64_t end) {
-    for (int64_t k = begin; k < end; ++k) {
-      const Tile& t = tiles[static_cast<size_t>(k)];
-      if (t.blocks == 3) tile_weight_grad<3>(g, t, gy, gx, gw);
-      else if (t.blocks == 2) tile_weight_grad<2>(g, t, gy, gx, gw);
-      else tile_weight_grad<1>(g, t, gy, gx, gw);
-    }
+    tiles_weight_grad(g, tiles.data() + begin, end - begin, gy, gx, gw);
   });
   if (a->n_outputs > 1) {
     float* gb = data<float>(a->outputs[1]);
