@@ -43,6 +43,8 @@ const ConvCase kConvCases[] = {
     {1, 1, 1, 1, 3, 1, 1, 1, 1, 0, 0, 1, 1, 1, true},    // 1x1 everything
     {4, 32, 14, 14, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, true},  // the seed CNN's conv2 (oneDNN's blocked path)
     {0, 3, 5, 5, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, true},    // zero-size batch
+    {3, 1, 9, 8, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, true},   // a grayscale first layer (AVX2 tiles of 8 channels)
+    {2, 8, 6, 7, 24, 3, 2, 2, 1, 0, 1, 1, 2, 1, true},   // channel blocks: stride, dilation, a tile of 3 blocks
 };
 
 Shape conv_out(const ConvCase& c) {

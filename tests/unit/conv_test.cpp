@@ -196,7 +196,8 @@ TEST(Conv, Float32WeightGradientOverChannelBlocksMatchesFloat64) {
 // path, dilation and uneven padding included) and other strides (the row path),
 // float64 and float32, a bias or none, a depth multiplier (O = 2G), the fused
 // ReLU, and weight and bias gradients against the float64 reference's
-// finite differences and the float32 run.
+// finite differences and the float32 run (ops-cpu's AVX2 tiles across 8 output
+// channels where O % 8 == 0 and the stride is 1), the same on 3 threads.
 TEST(Conv, SingleInputChannelPerGroupMatchesReference) {
   struct Case {
     Shape x, w;
@@ -206,7 +207,11 @@ TEST(Conv, SingleInputChannelPerGroupMatchesReference) {
                              {{2, 1, 9, 7}, {4, 1, 5, 3}, opts({1, 1}, {2, 0}, {1, 2}, 1)},
                              {{2, 1, 10, 11}, {3, 1, 3, 3}, opts({2, 3}, {1, 2}, {1, 1}, 1)},
                              {{2, 3, 8, 6}, {6, 1, 3, 3}, opts({1, 1}, {1, 1}, {2, 1}, 3)},
-                             {{1, 4, 7, 7}, {4, 1, 2, 2}, opts({2, 2}, {0, 0}, {1, 1}, 4)}};
+                             {{1, 4, 7, 7}, {4, 1, 2, 2}, opts({2, 2}, {0, 0}, {1, 1}, 4)},
+                             // AVX2 tiles: 25 taps in passes of 12, 12 and 1; 5 blocks of 8 channels
+                             {{2, 1, 12, 10}, {16, 1, 5, 5}, opts({1, 1}, {2, 1}, {1, 2}, 1)},
+                             {{3, 1, 6, 7}, {40, 1, 1, 1}, opts({1, 1}, {0, 0}, {1, 1}, 1)}};
+  const int saved_threads = num_threads();
   for (const Case& c : cases) {
     SCOPED_TRACE("x " + shape_str(c.x) + " w " + shape_str(c.w));
     Tensor x = random_tensor(c.x), w = random_tensor(c.w), b = random_tensor({c.w[0]});
@@ -231,6 +236,13 @@ TEST(Conv, SingleInputChannelPerGroupMatchesReference) {
     ops::conv2d(x32, wf, bf, o).backward(g.to(DType::Float32));
     expect_close(wf.grad(), w64.grad(), 1e-4, 1e-4);
     expect_close(bf.grad(), b64.grad(), 1e-4, 1e-4);
+    // the same bits on 3 threads: each output channel is summed by one thread
+    set_num_threads(3);
+    Tensor wt = w32.detach().set_requires_grad(true), bt = b32.detach().set_requires_grad(true);
+    ops::conv2d(x32, wt, bt, o).backward(g.to(DType::Float32));
+    set_num_threads(saved_threads);
+    test::expect_bitwise(wt.grad(), wf.grad(), "dw on 3 threads");
+    test::expect_bitwise(bt.grad(), bf.grad(), "db on 3 threads");
   }
 }
 

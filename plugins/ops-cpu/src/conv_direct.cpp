@@ -8,8 +8,11 @@
 #include "conv_direct.h"
 
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
+#include "channel_blocked.h"
+#include "conv_weight_grad_blocked.h"
 #include "kernel_util.h"
 #include "simd_loops.h"
 #include "trainrt/kernel_math.h"
@@ -113,6 +116,21 @@ void direct_conv_forward(const ConvGeom& g, const T* x, const T* w, const T* b, 
 
 template <typename T>
 void direct_conv_backward_weights(const ConvGeom& g, const T* dy, const T* x, T* dw, T* db, int threads) {
+  if constexpr (std::is_same_v<T, float>)
+    if (single_channel_weight_grad_suits(g)) {
+      // Tile b of image n: dy's 8 planes (n, 8b .. 8b+7) transposed.
+      struct Planes {
+        const float* dy;
+        int64_t O, ohw;
+      } planes{dy, g.O, g.ohw()};
+      auto transposed = [](const void* c, int64_t n, int64_t b, float* scratch) -> const float* {
+        auto* p = static_cast<const Planes*>(c);
+        simd::planes_to_tile(p->dy + (n * p->O + b * kChannelBlock) * p->ohw, scratch, p->ohw);
+        return scratch;
+      };
+      single_channel_weight_grad(g, GradTiles{transposed, &planes, kChannelBlock * g.ohw()}, x, dw, db, threads);
+      return;
+    }
   struct InMemory {
     const T* dy;
     int64_t O, ohw;

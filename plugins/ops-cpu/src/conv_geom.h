@@ -43,5 +43,9 @@ ConvGeom conv_geometry(const trt_kernel_args* a, const trt_tensor_view& x, const
                        const trt_tensor_view& y);
 // Whether the call takes the direct kernels (conv_direct.h). Defined in conv_pool.cpp.
 bool conv_takes_direct_path(const ConvGeom& g);
+// TRAINRT_CPU_CONV, "" when unset: "im2col" forces the im2col path (conv_pool.cpp),
+// "baseline" turns off the AVX2 weight-gradient kernels (conv_weight_grad_blocked.h);
+// for comparing the paths. Defined in conv_pool.cpp.
+const char* conv_path_override();
 
 }  // namespace trt_cpu

@@ -142,16 +142,7 @@ template <typename T> void nchw_to_rows(const ConvGeom& g, const T* y, T* rows, 
   }, 16);
 }
 
-// TRAINRT_CPU_CONV=im2col forces the im2col path; =onednn keeps float32 weight
-// gradients on oneDNN instead of conv_weight_grad_blocked.cpp (for comparing
-// the paths).
-const char* conv_path_override() {
-  static const char* path = [] {
-    const char* v = std::getenv("TRAINRT_CPU_CONV");
-    return v ? v : "";
-  }();
-  return path;
-}
+// TRAINRT_CPU_CONV=im2col forces the im2col path (conv_geom.h).
 bool forced_im2col() { return std::strcmp(conv_path_override(), "im2col") == 0; }
 // One input channel per group goes to the direct kernels (conv_direct.h).
 bool use_direct(const ConvGeom& g) { return direct_conv_suits(g) && !forced_im2col(); }
@@ -168,9 +159,7 @@ bool dnnl_suits_backward_weights(const ConvGeom& g) { return g.C / g.G >= 8; }
 // float32 weight gradients with one group and channels in multiples of 8 take
 // the AVX2 register-tile kernel (conv_weight_grad_blocked.h) where the CPU has
 // it: faster than oneDNN's backward-weights kernel, and thread-count invariant.
-bool use_weight_grad_on_blocks(const ConvGeom& g) {
-  return !forced_im2col() && std::strcmp(conv_path_override(), "onednn") != 0 && weight_grad_on_blocks_suits(g);
-}
+bool use_weight_grad_on_blocks(const ConvGeom& g) { return weight_grad_on_blocks_suits(g); }
 
 // x and y: the call's activation operands (x or dx, y or dy), NCHW or channel-blocked.
 DnnlConvShape dnnl_shape(const ConvGeom& g, const trt_tensor_view& x, const trt_tensor_view& y) {
@@ -363,6 +352,13 @@ trt_status conv2d_backward_weight_bias_kernel(const trt_kernel_args* a) {
 trt_status run_conv2d_relu(const trt_kernel_args* a) { return conv2d_relu_kernel(a); }
 trt_status run_conv2d_backward_weight_bias(const trt_kernel_args* a) { return conv2d_backward_weight_bias_kernel(a); }
 bool conv_takes_direct_path(const ConvGeom& g) { return use_direct(g); }
+const char* conv_path_override() {
+  static const char* path = [] {
+    const char* v = std::getenv("TRAINRT_CPU_CONV");
+    return v ? v : "";
+  }();
+  return path;
+}
 
 bool register_conv_pool(const trt_host_api* host) {
   return add_kernel(host, "conv2d", conv2d_kernel) &&

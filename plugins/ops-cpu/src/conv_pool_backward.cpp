@@ -7,11 +7,14 @@
 // reads it: the whole dc (6.4 MB for the seed CNN's first layer at batch 64)
 // is never written or read back. Values are bitwise the two kernels'. Other
 // convolutions run the two kernels through an NCHW dc buffer.
+#include <algorithm>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "channel_blocked.h"
 #include "conv_direct.h"
+#include "conv_weight_grad_blocked.h"
 #include "host_memory.h"
 #include "kernel_util.h"
 #include "kernels.h"
@@ -56,6 +59,26 @@ template <typename T> struct PoolPlanes {
     return planes + (o - first) * hw;
   }
 
+  // The gradient's tile (hw, 8) of channel block b of image n, for
+  // single_channel_weight_grad (conv_weight_grad_blocked.h): the tile kernel's
+  // result as it is, or 8 planes transposed.
+  int64_t tile_scratch_size() const { return by_blocks ? 2 * kChannelBlock * hw : 2 * kChannelBlock * hw + hw + 2 * ohw; }
+  static const T* tile(const void* context, int64_t n, int64_t b, T* scratch) {
+    auto* p = static_cast<const PoolPlanes*>(context);
+    const int64_t hw = p->hw, ohw = p->ohw, block = n * (p->C / kChannelBlock) + b;
+    T *first = scratch, *second = scratch + kChannelBlock * hw;
+    if (p->by_blocks) {  // first: c's tile; second: the gradient's
+      simd::planes_to_tile(p->c + block * kChannelBlock * hw, first, hw);
+      simd::max_pool_2x2_backward_tile(second, first, p->y + block * kChannelBlock * ohw,
+                                       p->dy + block * kChannelBlock * ohw, p->one_plane.OH, p->one_plane.OW, true);
+      return second;
+    }
+    for (int64_t k = 0; k < kChannelBlock; ++k)  // first: the 8 gradient planes
+      std::copy_n(plane(context, n, b * kChannelBlock + k, second + kChannelBlock * hw), hw, first + k * hw);
+    simd::planes_to_tile(first, second, hw);
+    return second;
+  }
+
   const T* pooled(const T* base, bool blocked, int64_t n, int64_t o, T* gathered) const {
     if (!blocked) return base + (n * C + o) * ohw;
     const T* tile = base + (n * C + o - o % kChannelBlock) * ohw + o % kChannelBlock;
@@ -89,6 +112,12 @@ template <typename T> trt_status fused_typed(const trt_kernel_args* a) {
     PoolPlanes<T> planes{data<T>(dy), data<T>(c), data<T>(y), is_channel_blocked(dy), is_channel_blocked(y),
                          c.sizes[1], c.sizes[2] * c.sizes[3], dys[2] * dys[3], pg,
                          tiled && is_channel_blocked(dy) && is_channel_blocked(y)};
+    if constexpr (std::is_same_v<T, float>)
+      if (single_channel_weight_grad_suits(g)) {
+        GradTiles tiles{&PoolPlanes<T>::tile, &planes, planes.tile_scratch_size()};
+        single_channel_weight_grad(g, tiles, data<T>(x), data<T>(dw), data<T>(db), a->num_threads);
+        return TRT_OK;
+      }
     GradPlanes<T> source{&PoolPlanes<T>::plane, &planes, planes.scratch_size()};
     direct_conv_backward_weights<T>(g, source, data<T>(x), data<T>(dw), data<T>(db), a->num_threads);
     return TRT_OK;
