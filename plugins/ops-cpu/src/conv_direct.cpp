@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "channel_blocked.h"
-#include "conv_weight_grad_blocked.h"
+#include "conv_direct_tiles.h"
 #include "kernel_util.h"
 #include "simd_loops.h"
 #include "trainrt/kernel_math.h"
@@ -62,6 +62,8 @@ template <typename T> double plane_sum(const T* v, int64_t n) {
 
 template <typename T>
 void direct_conv_forward(const ConvGeom& g, const T* x, const T* w, const T* b, T* y, bool relu, int threads) {
+  if constexpr (std::is_same_v<T, float>)
+    if (single_channel_tiles_suit(g)) return single_channel_forward(g, x, w, b, y, false, relu, threads);
   const int64_t og = g.O / g.G, ohw = g.ohw(), hw = g.H * g.W;
   const bool unit_stride = g.sh == 1 && g.sw == 1;
   const Padded pad(g);
@@ -117,7 +119,7 @@ void direct_conv_forward(const ConvGeom& g, const T* x, const T* w, const T* b, 
 template <typename T>
 void direct_conv_backward_weights(const ConvGeom& g, const T* dy, const T* x, T* dw, T* db, int threads) {
   if constexpr (std::is_same_v<T, float>)
-    if (single_channel_weight_grad_suits(g)) {
+    if (single_channel_tiles_suit(g)) {
       // Tile b of image n: dy's 8 planes (n, 8b .. 8b+7) transposed.
       struct Planes {
         const float* dy;

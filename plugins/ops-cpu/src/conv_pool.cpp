@@ -22,6 +22,7 @@
 
 #include "channel_blocked.h"
 #include "conv_direct.h"
+#include "conv_direct_tiles.h"
 #include "conv_dnnl.h"
 #include "conv_geom.h"
 #include "conv_weight_grad_blocked.h"
@@ -193,6 +194,11 @@ template <typename T> trt_status conv2d_typed(const trt_kernel_args* a, bool rel
   int threads = a->num_threads;
   auto plain = [&] { return run_with_plain_layout(a, relu ? conv2d_relu_kernel : conv2d_kernel); };
   if (use_direct(g)) {
+    if constexpr (std::is_same_v<T, float>)
+      if (single_channel_tiles_suit(g) && !is_channel_blocked(x)) {  // y in either layout, natively
+        single_channel_forward(g, data<T>(x), data<T>(w), bias, data<T>(y), is_channel_blocked(y), relu, threads);
+        return TRT_OK;
+      }
     if (any_channel_blocked(a)) return plain();
     direct_conv_forward(g, data<T>(x), data<T>(w), bias, data<T>(y), relu, threads);
     return TRT_OK;

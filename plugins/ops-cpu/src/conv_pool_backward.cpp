@@ -14,7 +14,7 @@
 
 #include "channel_blocked.h"
 #include "conv_direct.h"
-#include "conv_weight_grad_blocked.h"
+#include "conv_direct_tiles.h"
 #include "host_memory.h"
 #include "kernel_util.h"
 #include "kernels.h"
@@ -113,7 +113,7 @@ template <typename T> trt_status fused_typed(const trt_kernel_args* a) {
                          c.sizes[1], c.sizes[2] * c.sizes[3], dys[2] * dys[3], pg,
                          tiled && is_channel_blocked(dy) && is_channel_blocked(y)};
     if constexpr (std::is_same_v<T, float>)
-      if (single_channel_weight_grad_suits(g)) {
+      if (single_channel_tiles_suit(g)) {
         GradTiles tiles{&PoolPlanes<T>::tile, &planes, planes.tile_scratch_size()};
         single_channel_weight_grad(g, tiles, data<T>(x), data<T>(dw), data<T>(db), a->num_threads);
         return TRT_OK;

@@ -14,17 +14,12 @@
 #include "conv_weight_grad_blocked.h"
 
 #include <algorithm>
-#include <cstring>
 #include <vector>
 
 #include "channel_blocked.h"
 #include "kernel_util.h"
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define TRT_HAVE_AVX2_KERNELS 1
-#define TRT_AVX2_FMA __attribute__((target("avx2,fma")))
-#endif
+#include "avx2_kernels.h"
 
 namespace trt_cpu {
 
@@ -32,7 +27,6 @@ namespace {
 
 constexpr int kInputChannelsPerTile = 4;
 constexpr int64_t kImagesPerChunk = 4;
-constexpr int64_t kLanes = kChannelBlock;  // one AVX2 vector of float32: one channel block
 
 // One register tile: output channel blocks [block, block + blocks), input channels [channel, channel + 4).
 struct Tile {
@@ -168,129 +162,12 @@ TRT_AVX2_FMA void bias_grad(const ConvGeom& g, const float* dy, float* db, int64
   }
 }
 
-// One image's tile of one output block, taps [t0, t0 + T): sums[t - t0][lane] +=
-// sum over positions of dy[pos][lane] * xp[pos' + off[t]]. xp: the image's
-// zero-padded plane (Hp, Wp); output position (oh, ow) reads xp[oh*Wp + ow + off].
-template <int T>
-TRT_AVX2_FMA void single_channel_taps(const ConvGeom& g, const float* dy, const float* xp, int64_t Wp,
-                                      const int64_t* off, double* sums) {
-  __m256 acc[T];
-#pragma GCC unroll 12
-  for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
-  for (int64_t oh = 0; oh < g.OH; ++oh) {
-    const float* row = dy + oh * g.OW * kLanes;
-    const float* xr = xp + oh * Wp;
-    for (int64_t ow = 0; ow < g.OW; ++ow) {
-      const __m256 d = _mm256_loadu_ps(row + ow * kLanes);
-#pragma GCC unroll 12
-      for (int t = 0; t < T; ++t) acc[t] = _mm256_fmadd_ps(d, _mm256_broadcast_ss(xr + ow + off[t]), acc[t]);
-    }
-  }
-  float lanes_of[T][kLanes];
-#pragma GCC unroll 12
-  for (int t = 0; t < T; ++t) _mm256_storeu_ps(lanes_of[t], acc[t]);
-  for (int t = 0; t < T; ++t) {
-    const float* lanes = lanes_of[t];
-    for (int64_t l = 0; l < kLanes; ++l) sums[t * kLanes + l] += static_cast<double>(lanes[l]);
-  }
-}
-
-// db's lanes += the sum of a tile's (positions, 8) vectors, in double.
-TRT_AVX2_FMA void add_tile_sum(const float* tile, int64_t positions, double* lanes) {
-  __m256d low = _mm256_loadu_pd(lanes), high = _mm256_loadu_pd(lanes + 4);
-  for (int64_t k = 0; k < positions; ++k) {
-    const __m256 v = _mm256_loadu_ps(tile + k * kLanes);
-    low = _mm256_add_pd(low, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
-    high = _mm256_add_pd(high, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
-  }
-  _mm256_storeu_pd(lanes, low);
-  _mm256_storeu_pd(lanes + 4, high);
-}
-
-constexpr int kMaxTapsPerPass = 12;  // accumulators in registers
-
-void single_channel_tap_group(int taps, const ConvGeom& g, const float* dy, const float* xp, int64_t Wp,
-                              const int64_t* off, double* sums) {
-  switch (taps) {
-    case 1: return single_channel_taps<1>(g, dy, xp, Wp, off, sums);
-    case 2: return single_channel_taps<2>(g, dy, xp, Wp, off, sums);
-    case 3: return single_channel_taps<3>(g, dy, xp, Wp, off, sums);
-    case 4: return single_channel_taps<4>(g, dy, xp, Wp, off, sums);
-    case 5: return single_channel_taps<5>(g, dy, xp, Wp, off, sums);
-    case 6: return single_channel_taps<6>(g, dy, xp, Wp, off, sums);
-    case 7: return single_channel_taps<7>(g, dy, xp, Wp, off, sums);
-    case 8: return single_channel_taps<8>(g, dy, xp, Wp, off, sums);
-    case 9: return single_channel_taps<9>(g, dy, xp, Wp, off, sums);
-    case 10: return single_channel_taps<10>(g, dy, xp, Wp, off, sums);
-    case 11: return single_channel_taps<11>(g, dy, xp, Wp, off, sums);
-    default: return single_channel_taps<12>(g, dy, xp, Wp, off, sums);
-  }
-}
-
-bool cpu_has_avx2_fma() {
-  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return has;
-}
-
-#else
-
-bool cpu_has_avx2_fma() { return false; }
-
-#endif
-
-// The CPU has the kernels' instructions, and TRAINRT_CPU_CONV asks for no other path.
-bool avx2_kernels_on() {
-  static const bool on = cpu_has_avx2_fma() && std::strcmp(conv_path_override(), "baseline") != 0 &&
-                         std::strcmp(conv_path_override(), "im2col") != 0;
-  return on;
-}
+#endif  // TRT_HAVE_AVX2_KERNELS
 
 }  // namespace
 
 bool weight_grad_on_blocks_suits(const ConvGeom& g) {
   return g.G == 1 && g.C % kLanes == 0 && g.O % kLanes == 0 && avx2_kernels_on();
-}
-
-bool single_channel_weight_grad_suits(const ConvGeom& g) {
-  return g.C == 1 && g.G == 1 && g.O % kLanes == 0 && g.sh == 1 && g.sw == 1 && avx2_kernels_on();
-}
-
-void single_channel_weight_grad(const ConvGeom& g, const GradTiles& dy, const float* x, float* dw, float* db,
-                                int threads) {
-#ifdef TRT_HAVE_AVX2_KERNELS
-  const int64_t Hp = g.H + 2 * g.ph, Wp = g.W + 2 * g.pw, taps = g.kh * g.kw, blocks = g.O / kLanes;
-  std::vector<int64_t> offsets;  // tap (i, j) reads the padded plane at + i*dh*Wp + j*dw
-  for (int64_t i = 0; i < g.kh; ++i)
-    for (int64_t j = 0; j < g.kw; ++j) offsets.push_back(i * g.dh * Wp + j * g.dw);
-  parallel_for(blocks, threads, [&](int64_t begin, int64_t end) {
-    std::vector<float> scratch(static_cast<size_t>(dy.scratch_size), 0.0f);
-    std::vector<float> xp(static_cast<size_t>(Hp * Wp), 0.0f);  // the image's plane in a zero border
-    std::vector<double> sums(static_cast<size_t>((end - begin) * taps * kLanes), 0.0),
-        bias(static_cast<size_t>((end - begin) * kLanes), 0.0);
-    for (int64_t n = 0; n < g.N; ++n) {
-      const float* plane = x + n * g.H * g.W;
-      for (int64_t h = 0; h < g.H; ++h) std::copy_n(plane + h * g.W, g.W, xp.data() + (h + g.ph) * Wp + g.pw);
-      for (int64_t b = begin; b < end; ++b) {
-        const float* tile = dy.tile(dy.context, n, b, scratch.data());  // (OH*OW, 8)
-        double* block_sums = sums.data() + (b - begin) * taps * kLanes;
-        for (int64_t t0 = 0; t0 < taps; t0 += kMaxTapsPerPass) {
-          const int group = static_cast<int>(std::min<int64_t>(kMaxTapsPerPass, taps - t0));
-          single_channel_tap_group(group, g, tile, xp.data(), Wp, offsets.data() + t0, block_sums + t0 * kLanes);
-        }
-        if (db) add_tile_sum(tile, g.OH * g.OW, bias.data() + (b - begin) * kLanes);
-      }
-    }
-    for (int64_t b = begin; b < end; ++b)
-      for (int64_t l = 0; l < kLanes; ++l) {
-        const int64_t o = b * kLanes + l;
-        for (int64_t t = 0; t < taps; ++t)
-          dw[o * taps + t] = static_cast<float>(sums[static_cast<size_t>(((b - begin) * taps + t) * kLanes + l)]);
-        if (db) db[o] = static_cast<float>(bias[static_cast<size_t>((b - begin) * kLanes + l)]);
-      }
-  });
-#else
-  (void)g, (void)dy, (void)x, (void)dw, (void)db, (void)threads;
-#endif
 }
 
 trt_status weight_grad_on_blocks(const trt_kernel_args* a) {
