@@ -5,21 +5,20 @@
 // channel blocks x 4 input channels takes, per position, NB vector loads of dy,
 // 4 broadcasts of x and 4*NB FMAs into its accumulators.
 //
-// Work split: a task is one tile (NB blocks of 8 output channels, 4 input
-// channels) over the whole batch; threads take whole tasks. Within a task the
-// images go in chunks of 4: per image and tap, one pass over the output
-// positions sums in registers (float), the chunk's sums in float, and the
-// chunks' sums in double. The dy and x tiles of one image (NB * 8 + 4 channels
-// of a plane) stay in L1 across the taps.
+// Work split: each thread owns a range of tiles (NB blocks of 8 output
+// channels x 4 input channels) and walks the batch in chunks of 4 images, all
+// its tiles per chunk, so the chunk's dy and x stay in L2. Per image and tap
+// one pass over the output positions sums in registers (float), the chunk's
+// sums are float, and the chunks' sums double. The dy and x tiles of one
+// image (NB * 8 + 4 channels of a plane) stay in L1 across the taps.
 #include "conv_weight_grad_blocked.h"
 
 #include <algorithm>
 #include <vector>
 
+#include "avx2_kernels.h"
 #include "channel_blocked.h"
 #include "kernel_util.h"
-
-#include "avx2_kernels.h"
 
 namespace trt_cpu {
 
