@@ -17,22 +17,18 @@ struct ConvGeom {
   int64_t cols() const { return N * OH * OW; }    // its columns
   int64_t ohw() const { return OH * OW; }
   // The output columns [ow0, ow1) whose input column ow*sw - pw + j*dw lies in [0, W).
-  void valid_columns(int64_t j, int64_t& ow0, int64_t& ow1) const {
-    int64_t off = j * dw - pw;
-    ow0 = off >= 0 ? 0 : (-off + sw - 1) / sw;
-    ow1 = W - off <= 0 ? 0 : (W - off + sw - 1) / sw;
-    if (ow1 > OW) ow1 = OW;
-    if (ow0 > OW) ow0 = OW;
-    if (ow1 < ow0) ow1 = ow0;
-  }
+  void valid_columns(int64_t j, int64_t& ow0, int64_t& ow1) const { valid_outputs(j * dw - pw, W, sw, OW, ow0, ow1); }
   // The output rows [oh0, oh1) whose input row oh*sh - ph + i*dh lies in [0, H).
-  void valid_rows(int64_t i, int64_t& oh0, int64_t& oh1) const {
-    int64_t off = i * dh - ph;
-    oh0 = off >= 0 ? 0 : (-off + sh - 1) / sh;
-    oh1 = H - off <= 0 ? 0 : (H - off + sh - 1) / sh;
-    if (oh1 > OH) oh1 = OH;
-    if (oh0 > OH) oh0 = OH;
-    if (oh1 < oh0) oh1 = oh0;
+  void valid_rows(int64_t i, int64_t& oh0, int64_t& oh1) const { valid_outputs(i * dh - ph, H, sh, OH, oh0, oh1); }
+
+ private:
+  // Along one axis: the outputs [first, last) of `outputs` whose input o*stride + off lies in [0, in).
+  static void valid_outputs(int64_t off, int64_t in, int64_t stride, int64_t outputs, int64_t& first, int64_t& last) {
+    first = off >= 0 ? 0 : (-off + stride - 1) / stride;
+    last = in - off <= 0 ? 0 : (in - off + stride - 1) / stride;
+    if (last > outputs) last = outputs;
+    if (first > outputs) first = outputs;
+    if (last < first) last = first;
   }
 };
 
@@ -44,8 +40,8 @@ ConvGeom conv_geometry(const trt_kernel_args* a, const trt_tensor_view& x, const
 // Whether the call takes the direct kernels (conv_direct.h). Defined in conv_pool.cpp.
 bool conv_takes_direct_path(const ConvGeom& g);
 // TRAINRT_CPU_CONV, "" when unset: "im2col" forces the im2col path (conv_pool.cpp),
-// "baseline" turns off the AVX2 weight-gradient kernels (conv_weight_grad_blocked.h);
-// for comparing the paths. Defined in conv_pool.cpp.
+// "baseline" turns off the hand-written AVX2 kernels (avx2_kernels.h); for
+// comparing the paths. Defined in conv_pool.cpp.
 const char* conv_path_override();
 
 }  // namespace trt_cpu
