@@ -62,8 +62,6 @@ template <typename T> double plane_sum(const T* v, int64_t n) {
 
 template <typename T>
 void direct_conv_forward(const ConvGeom& g, const T* x, const T* w, const T* b, T* y, bool relu, int threads) {
-  if constexpr (std::is_same_v<T, float>)
-    if (single_channel_tiles_suit(g)) return single_channel_forward(g, x, w, b, y, false, relu, threads);
   const int64_t og = g.O / g.G, ohw = g.ohw(), hw = g.H * g.W;
   const bool unit_stride = g.sh == 1 && g.sw == 1;
   const Padded pad(g);

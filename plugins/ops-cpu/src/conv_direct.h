@@ -1,7 +1,9 @@
 // Direct convolution for one input channel per group (C / G == 1: the first
 // layer of a grayscale model, depthwise layers), float32 and float64. The
-// float32 grayscale case with O % 8 == 0 and stride 1 is handed on to the
-// AVX2 tile kernels (conv_direct_tiles.h) where the CPU has them. There a
+// float32 grayscale case with O % 8 == 0 and stride 1 goes to the AVX2 tile
+// kernels (conv_direct_tiles.h) where the CPU has them: conv2d's dispatch
+// (conv_pool.cpp) sends the forward there, the weight gradient below hands
+// dy on as tiles. There a
 // convolution is kH*kW scaled, shifted copies of one input plane per output
 // plane, all in cache. It beats both other paths: oneDNN pads the single
 // channel to a block of 8 and reorders the whole output, and im2col builds

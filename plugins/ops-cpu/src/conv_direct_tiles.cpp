@@ -177,7 +177,6 @@ void single_channel_weight_grad(const ConvGeom& g, const GradTiles& dy, const fl
 #endif
 }
 
-
 void single_channel_forward(const ConvGeom& g, const float* x, const float* w, const float* b, float* y,
                             bool y_blocked, bool relu, int threads) {
 #ifdef TRT_HAVE_AVX2_KERNELS

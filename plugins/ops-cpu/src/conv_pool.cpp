@@ -157,11 +157,6 @@ template <typename T> bool use_dnnl() { return std::is_same_v<T, float> && !forc
 // CNN's first layer (1 -> 32, 28x28, batch 64, 1 thread) 3.0 ms against 6.0 ms.
 bool dnnl_suits_backward_weights(const ConvGeom& g) { return g.C / g.G >= 8; }
 
-// float32 weight gradients with one group and channels in multiples of 8 take
-// the AVX2 register-tile kernel (conv_weight_grad_blocked.h) where the CPU has
-// it: faster than oneDNN's backward-weights kernel, and thread-count invariant.
-bool use_weight_grad_on_blocks(const ConvGeom& g) { return weight_grad_on_blocks_suits(g); }
-
 // x and y: the call's activation operands (x or dx, y or dy), NCHW or channel-blocked.
 DnnlConvShape dnnl_shape(const ConvGeom& g, const trt_tensor_view& x, const trt_tensor_view& y) {
   DnnlConvShape s{g.N, g.C, g.H, g.W, g.O, g.kh, g.kw, g.OH, g.OW, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.G};
@@ -195,7 +190,7 @@ template <typename T> trt_status conv2d_typed(const trt_kernel_args* a, bool rel
   auto plain = [&] { return run_with_plain_layout(a, relu ? conv2d_relu_kernel : conv2d_kernel); };
   if (use_direct(g)) {
     if constexpr (std::is_same_v<T, float>)
-      if (single_channel_tiles_suit(g) && !is_channel_blocked(x)) {  // y in either layout, natively
+      if (single_channel_tiles_suit(g)) {  // y in either layout, natively (x has one channel: NCHW)
         single_channel_forward(g, data<T>(x), data<T>(w), bias, data<T>(y), is_channel_blocked(y), relu, threads);
         return TRT_OK;
       }
@@ -253,7 +248,7 @@ template <typename T> trt_status conv2d_backward_weight_typed(const trt_kernel_a
     return TRT_OK;
   }
   if constexpr (std::is_same_v<T, float>) {
-    if (use_weight_grad_on_blocks(g)) return weight_grad_on_blocks(a);
+    if (weight_grad_on_blocks_suits(g)) return weight_grad_on_blocks(a);  // before oneDNN: faster
     if (use_dnnl<T>() && dnnl_suits_backward_weights(g) &&
         dnnl_conv_backward_weights(dnnl_shape(g, x, dy), data<T>(dy), data<T>(x), data<T>(dw), threads))
       return TRT_OK;
@@ -288,7 +283,7 @@ template <typename T> trt_status conv2d_backward_weight_bias_typed(const trt_ker
     return TRT_OK;
   }
   if constexpr (std::is_same_v<T, float>) {
-    if (use_weight_grad_on_blocks(g)) return weight_grad_on_blocks(a);
+    if (weight_grad_on_blocks_suits(g)) return weight_grad_on_blocks(a);  // before oneDNN: faster
     if (use_dnnl<T>() && dnnl_suits_backward_weights(g) &&
         dnnl_conv_backward_weights_bias(dnnl_shape(g, x, dy), data<T>(dy), data<T>(x), data<T>(dw), data<T>(db),
                                         a->num_threads))
