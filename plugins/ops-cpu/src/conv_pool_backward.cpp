@@ -42,6 +42,14 @@ template <typename T> struct PoolPlanes {
   static constexpr int64_t kTag = 16;  // scratch head: which block the planes after it hold
   int64_t scratch_size() const { return by_blocks ? kTag + 3 * kChannelBlock * hw : hw + 2 * ohw; }
 
+  // by_blocks: the gradient's tile (hw, 8) of block `block` (n * C/8 + b) into
+  // dc_tile, through c's tile in c_tile.
+  void gradient_tile(int64_t block, T* c_tile, T* dc_tile) const {
+    simd::planes_to_tile(c + block * kChannelBlock * hw, c_tile, hw);
+    simd::max_pool_2x2_backward_tile(dc_tile, c_tile, y + block * kChannelBlock * ohw,
+                                     dy + block * kChannelBlock * ohw, one_plane.OH, one_plane.OW, true);
+  }
+
   const T* block_plane(int64_t n, int64_t o, T* scratch) const {
     const int64_t block = n * (C / kChannelBlock) + o / kChannelBlock, first = o - o % kChannelBlock;
     T* planes = scratch + kTag;
@@ -49,9 +57,7 @@ template <typename T> struct PoolPlanes {
     std::memcpy(&held, scratch, sizeof held);
     if (held != block + 1) {  // scratch starts zeroed: block + 1 is never 0
       T *c_tile = planes + kChannelBlock * hw, *dc_tile = c_tile + kChannelBlock * hw;
-      simd::planes_to_tile(c + (n * C + first) * hw, c_tile, hw);
-      simd::max_pool_2x2_backward_tile(dc_tile, c_tile, y + block * kChannelBlock * ohw,
-                                       dy + block * kChannelBlock * ohw, one_plane.OH, one_plane.OW, true);
+      gradient_tile(block, c_tile, dc_tile);
       simd::tile_to_planes(dc_tile, planes, hw);
       held = block + 1;
       std::memcpy(scratch, &held, sizeof held);
@@ -60,17 +66,15 @@ template <typename T> struct PoolPlanes {
   }
 
   // The gradient's tile (hw, 8) of channel block b of image n, for
-  // single_channel_weight_grad (conv_weight_grad_blocked.h): the tile kernel's
+  // single_channel_weight_grad (conv_direct_tiles.h): the tile kernel's
   // result as it is, or 8 planes transposed.
   int64_t tile_scratch_size() const { return by_blocks ? 2 * kChannelBlock * hw : 2 * kChannelBlock * hw + hw + 2 * ohw; }
   static const T* tile(const void* context, int64_t n, int64_t b, T* scratch) {
     auto* p = static_cast<const PoolPlanes*>(context);
-    const int64_t hw = p->hw, ohw = p->ohw, block = n * (p->C / kChannelBlock) + b;
+    const int64_t hw = p->hw;
     T *first = scratch, *second = scratch + kChannelBlock * hw;
     if (p->by_blocks) {  // first: c's tile; second: the gradient's
-      simd::planes_to_tile(p->c + block * kChannelBlock * hw, first, hw);
-      simd::max_pool_2x2_backward_tile(second, first, p->y + block * kChannelBlock * ohw,
-                                       p->dy + block * kChannelBlock * ohw, p->one_plane.OH, p->one_plane.OW, true);
+      p->gradient_tile(n * (p->C / kChannelBlock) + b, first, second);
       return second;
     }
     for (int64_t k = 0; k < kChannelBlock; ++k)  // first: the 8 gradient planes
