@@ -101,18 +101,6 @@ TRT_AVX2_FMA void single_channel_taps(const ConvGeom& g, const float* dy, const 
   }
 }
 
-// db's lanes += the sum of a tile's (positions, 8) vectors, in double.
-TRT_AVX2_FMA void add_tile_sum(const float* tile, int64_t positions, double* lanes) {
-  __m256d low = _mm256_loadu_pd(lanes), high = _mm256_loadu_pd(lanes + 4);
-  for (int64_t k = 0; k < positions; ++k) {
-    const __m256 v = _mm256_loadu_ps(tile + k * kLanes);
-    low = _mm256_add_pd(low, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
-    high = _mm256_add_pd(high, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
-  }
-  _mm256_storeu_pd(lanes, low);
-  _mm256_storeu_pd(lanes + 4, high);
-}
-
 constexpr int kMaxTapsPerPass = 12;  // accumulators in registers
 
 void single_channel_tap_group(int taps, const ConvGeom& g, const float* dy, const float* xp, int64_t Wp,

@@ -139,24 +139,12 @@ TRT_AVX2_FMA void tiles_weight_grad(const ConvGeom& g, const Tile* tiles, int64_
   }
 }
 
-// db for output blocks [begin, end), summed in double: even and odd positions
-// in separate sums, added at the end.
+// db for output blocks [begin, end): each image's tile summed in double (add_tile_sum).
 TRT_AVX2_FMA void bias_grad(const ConvGeom& g, const float* dy, float* db, int64_t begin, int64_t end) {
   const int64_t positions = g.OH * g.OW, out_blocks = g.O / kLanes;
   for (int64_t b = begin; b < end; ++b) {
-    __m256d sums[2][2] = {{_mm256_setzero_pd(), _mm256_setzero_pd()}, {_mm256_setzero_pd(), _mm256_setzero_pd()}};
-    for (int64_t n = 0; n < g.N; ++n) {
-      const float* p = dy + (n * out_blocks + b) * positions * kLanes;
-      for (int64_t k = 0; k < positions; ++k) {
-        const __m256 v = _mm256_loadu_ps(p + k * kLanes);
-        __m256d* s = sums[k % 2];
-        s[0] = _mm256_add_pd(s[0], _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
-        s[1] = _mm256_add_pd(s[1], _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
-      }
-    }
-    double lanes[kLanes];
-    _mm256_storeu_pd(lanes, _mm256_add_pd(sums[0][0], sums[1][0]));
-    _mm256_storeu_pd(lanes + 4, _mm256_add_pd(sums[0][1], sums[1][1]));
+    double lanes[kLanes] = {};
+    for (int64_t n = 0; n < g.N; ++n) add_tile_sum(dy + (n * out_blocks + b) * positions * kLanes, positions, lanes);
     for (int64_t l = 0; l < kLanes; ++l) db[b * kLanes + l] = static_cast<float>(lanes[l]);
   }
 }
